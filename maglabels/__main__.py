@@ -1,0 +1,3 @@
+from maglabels.cli import main
+
+main()

@@ -1,0 +1,186 @@
+"""The `maglabels` command: thin wiring of scrape -> archive -> normalize -> warehouse -> report.
+
+Cron-friendly: exit code 0 only on success, one clear line on stderr for expected failures
+(bad arguments, no network, unreadable database), never a traceback for those.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from maglabels import pipeline
+from warehouse import db as warehouse_db
+from warehouse.load import finish_run, load_batch, start_run
+from warehouse.report import range_report
+
+DB_OPTION = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         help="DuckDB file (default: $MAGLABELS_DB, else data/maglabels.duckdb).")
+
+
+class Failure(click.ClickException):
+    """An expected failure: printed as one line, exit code 1."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"maglabels: error: {self.message}", err=True)
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _connect(db_path: Path | None):
+    try:
+        return warehouse_db.connect(db_path or warehouse_db.default_db_path())
+    except warehouse_db.WarehouseError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _load(con, command: str, records, *, extra_counts: dict | None = None) -> dict:
+    """Normalise archive records and load them in one transaction; record the run either way."""
+    archive = pipeline.open_archive()
+    run_id = start_run(con, command)
+    counts = dict(extra_counts or {})
+    try:
+        batch, problems = pipeline.normalize_records(archive, records)
+        stats = load_batch(con, batch, run_id=run_id, documents_df=pipeline.documents_frame(records))
+    except Exception as exc:
+        finish_run(con, run_id, "failed", counts, f"{type(exc).__name__}: {exc}")
+        raise Failure(f"load failed, warehouse unchanged: {type(exc).__name__}: {exc}") from exc
+    counts.update(documents=len(records), labels=len(batch.labels), facts=len(batch.magnesium_facts),
+                  quarantined=len(batch.quarantine), errors=counts.get("errors", 0) + len(problems),
+                  new_versions=getattr(stats, "new_versions", None))
+    finish_run(con, run_id, "ok", counts, None)
+    click.echo(f"loaded {counts['labels']} labels ({counts['new_versions']} new versions), "
+               f"{len(batch.magnesium_labels)} with magnesium, {counts['quarantined']} quarantined rows "
+               f"from {counts['documents']} documents", err=True)
+    return counts
+
+
+def _scrape_dsld(offline: bool, limit: int | None, query: str | None, ingredient: str):
+    from scrapers.dsld import DEFAULT_QUERY, scrape_dsld
+    from scrapers.http import FetchError
+    from scrapers.replay import make_client
+
+    archive = pipeline.open_archive()
+    with make_client(offline=offline) as client:
+        try:
+            result = scrape_dsld(client, archive, query=query or DEFAULT_QUERY, ingredient=ingredient,
+                                 limit=limit, progress=_progress())
+        except FetchError as exc:
+            raise Failure(f"cannot reach the DSLD API ({exc}); use --offline for the bundled labels") from None
+    if not result.label_records and result.errors:
+        first = result.errors[0]
+        raise Failure(f"DSLD scrape fetched nothing: {first.url}: {first.status or ''} {first.reason}"
+                      f"{'' if offline else '; use --offline for the bundled labels'}")
+    for error in result.errors:
+        click.echo(f"maglabels: warning: {error.what} {error.id or ''} {error.url}: {error.status or ''} {error.reason}", err=True)
+    click.echo(f"archived {len(result.label_records)} DSLD labels ({len(result.errors)} errors)", err=True)
+    return result
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def cli(verbose: bool) -> None:
+    """Real magnesium-supplement labels, converted to elemental magnesium, in DuckDB."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.group()
+def scrape() -> None:
+    """Fetch raw documents into the archive."""
+
+
+@scrape.command("dsld")
+@click.option("--offline", is_flag=True, help="Replay the bundled real labels instead of the network.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Fetch at most this many labels.")
+@click.option("--query", default=None, help="Search text (default: everything).")
+@click.option("--ingredient", default="Magnesium", show_default=True, help="DSLD ingredient_name filter.")
+@DB_OPTION
+def scrape_dsld_cmd(offline, limit, query, ingredient, db_path) -> None:
+    """Discover and fetch DSLD labels (search-filter paging, then label/{id})."""
+    con = _connect(db_path)  # fail early on an unreadable database
+    con.close()
+    _scrape_dsld(offline, limit, query, ingredient)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--url", default=None, help="Page URL for saved HTML pages without a canonical link.")
+@DB_OPTION
+def ingest(paths, url, db_path) -> None:
+    """Load DSLD label JSON files/directories (bulk download shape) or saved product pages."""
+    from scrapers.files import ingest_html, ingest_paths
+
+    con = _connect(db_path)
+    archive = pipeline.open_archive()
+    html = [p for p in paths if p.suffix.lower() in (".html", ".htm")]
+    other = [p for p in paths if p not in html]
+    records, errors = ingest_paths(other, archive) if other else ([], [])
+    if html:
+        page_records, page_errors = ingest_html(html, archive, url=url)
+        records, errors = records + page_records, errors + page_errors
+    for error in errors:
+        click.echo(f"maglabels: warning: {error.path}: {error.reason}", err=True)
+    if not records:
+        raise Failure("nothing to ingest: " + "; ".join(f"{e.path}: {e.reason}" for e in errors[:3]))
+    _load(con, "ingest", records, extra_counts={"errors": len(errors)})
+
+
+@cli.command()
+@DB_OPTION
+def normalize(db_path) -> None:
+    """Re-normalise every archived document (newest fetch per URL) into the warehouse."""
+    con = _connect(db_path)
+    records = pipeline.latest_documents(pipeline.open_archive())
+    if not records:
+        raise Failure(f"the archive at {pipeline.data_dir() / 'archive'} holds no documents; run `maglabels scrape dsld` first")
+    _load(con, "normalize", records)
+
+
+@cli.command()
+@DB_OPTION
+def report(db_path) -> None:
+    """Print the range report (products against 200-400 mg/day, the UL, flags)."""
+    con = _connect(db_path)
+    click.echo(range_report(con))
+
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="Use the bundled real data instead of the network.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Fetch at most this many DSLD labels.")
+@click.option("--with-corpus/--no-corpus", default=True, show_default=True,
+              help="Also load the bundled corpus of 731 real DSLD magnesium products.")
+@DB_OPTION
+def run(offline, limit, with_corpus, db_path) -> None:
+    """scrape -> normalise -> load -> report, in one go (the nightly job)."""
+    con = _connect(db_path)
+    result = _scrape_dsld(offline, limit, None, "Magnesium")
+    records = list(result.label_records)
+    if with_corpus:
+        records += pipeline.archive_flat_corpus(pipeline.open_archive())
+    _load(con, "run --offline" if offline else "run", records, extra_counts={"errors": len(result.errors)})
+    click.echo(range_report(con))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@DB_OPTION
+def export(fmt, out_dir, db_path) -> None:
+    """Write the analyst views as files (Parquet partitioned by source, or CSV)."""
+    from warehouse.export import export_views
+
+    con = _connect(db_path)
+    for path in export_views(con, out_dir, fmt=fmt):
+        click.echo(str(path))
+
+
+def main() -> None:
+    cli(prog_name="maglabels")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Reading a facts row's name: what it declares, and from which compounds.
+
+"Magnesium (as Magnesium Oxide and Magnesium Bisglycinate)" -> base "Magnesium", sources
+["Magnesium Oxide", "Magnesium Bisglycinate"]. The same reading serves DSLD rows (whose forms come
+separately) and HTML rows (whose forms sit in the name).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from normalize.compounds import CompoundMatch, find_compounds, simplify
+
+# "(as ...)", "(from ...)", "(Form: as ...)", "(as: ...)"
+_SOURCE_NOTE = re.compile(r"\(\s*(?:form\s*:\s*)?(?:as|from|supplied as|provided as)\b:?\s*(.+?)\)\s*$", re.I | re.S)
+_ANY_PAREN = re.compile(r"\([^()]*\)")
+_SPLIT_SOURCES = re.compile(r"\s*(?:,|;|/|&|\band\b|\bplus\b)\s*", re.I)
+_ELEMENTAL_NAMES = {"magnesium", "mg", "elemental magnesium", "magnesium elemental", "total magnesium", "magnesium total"}
+_OTHER_MINERALS = re.compile(r"\b(calcium|zinc|potassium|sodium|iron|manganese|copper|chromium|selenium|boron|cal|zma)\b")
+
+
+@dataclass(frozen=True)
+class RowReading:
+    kind: str  # "elemental" | "compound" | "excipient" | "mixture" | "unknown" | "none"
+    base: str  # the name without its source note
+    sources: tuple[str, ...]  # source texts named in the row ("as ..." or forms)
+    compounds: tuple[CompoundMatch, ...]  # compounds recognised in the base (compound rows)
+    source_compounds: tuple[tuple[str, tuple[CompoundMatch, ...]], ...]  # per source text
+
+
+def split_sources(name: str) -> tuple[str, tuple[str, ...]]:
+    """("Magnesium", ("Magnesium Oxide", "Magnesium Bisglycinate")) from the row name."""
+    clean = re.sub(r"[†*‡]+", " ", name).strip()
+    m = _SOURCE_NOTE.search(clean)
+    if not m:
+        return re.sub(r"\s+", " ", clean), ()
+    base = clean[: m.start()].strip()
+    parts = [p.strip(" .") for p in _SPLIT_SOURCES.split(m.group(1)) if p.strip(" .")]
+    return re.sub(r"\s+", " ", base), tuple(parts)
+
+
+def _is_elemental(base: str) -> bool:
+    text = simplify(_ANY_PAREN.sub(" ", base))
+    # "Elemental Magnesium", "Elemental chelated Magnesium": the word declares the element
+    return text in _ELEMENTAL_NAMES or (text.startswith("elemental ") and text.endswith("magnesium"))
+
+
+@lru_cache(maxsize=65536)
+def read_row(name: str, forms: tuple[str, ...] = ()) -> RowReading:
+    """Classify one row by its name (and DSLD forms) without looking at the amount."""
+    base, sources = split_sources(name)
+    sources = tuple(dict.fromkeys(sources + tuple(forms)))
+    source_compounds = tuple((s, find_compounds(s)) for s in sources)
+    if _is_elemental(base):
+        return RowReading("elemental", base, sources, (), source_compounds)
+    simple = simplify(base)
+    if "magnes" not in simple and not any(c for _, c in source_compounds):
+        # e.g. "Aquamin" under a non-magnesium parent, or unrelated rows
+        return RowReading("none", base, sources, (), source_compounds)
+    found = find_compounds(base)
+    roles = {c.compound.role for c in found}
+    if roles == {"excipient"}:
+        return RowReading("excipient", base, sources, found, source_compounds)
+    if "magnes" not in simple:
+        return RowReading("none", base, sources, found, source_compounds)
+    if _OTHER_MINERALS.search(simple):
+        # "Calcium Magnesium Citrate", "Zinc Magnesium Aspartate": no magnesium-only mass
+        return RowReading("mixture", base, sources, found, source_compounds)
+    if not found:
+        return RowReading("unknown", base, sources, found, source_compounds)
+    if len(found) > 1:
+        return RowReading("mixture", base, sources, found, source_compounds)
+    return RowReading("compound", base, sources, found, source_compounds)
