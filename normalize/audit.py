@@ -26,28 +26,45 @@ def references() -> dict:
 
 
 _AGE_RANGE = re.compile(r"(\d+)\s*(?:-|–|to)\s*(\d+)\s*(?:years|yrs|y)", re.I)
+# DSLD target-group wording -> population; checked in order, all that match apply.
+_GROUP_PATTERNS = (
+    (re.compile(r"(?<!not )pregnan|(?<!or )lactat", re.I), ("pregnancy",)),
+    (re.compile(r"infant|baby", re.I), ("infant",)),
+    (re.compile(r"children \(all\)|kids", re.I), ("child_1_3", "child_4_8")),
+    (re.compile(r"more than 1 but less than 4|toddler", re.I), ("child_1_3",)),
+    (re.compile(r"^children 4 or more", re.I), ("child_4_8",)),
+    (re.compile(r"adult|senior|women|\bmen\b|menopause", re.I), ("adult",)),
+)
 
 
 def label_groups(label: Label, dv_group: str | None = None) -> set[str]:
-    """Which population the label addresses: adult, child_1_3, child_4_8, infant, pregnancy..."""
-    texts = [t.lower() for t in (*label.target_groups, dv_group or "")]
+    """Which populations the label addresses: adult, child_1_3, child_4_8, infant, pregnancy."""
     groups: set[str] = set()
-    for t in texts:
-        if "pregnan" in t or "lactat" in t:
-            groups.add("pregnancy")
-        if "infant" in t:
-            groups.add("infant")
-        if "adult" in t or "senior" in t or "4 or more years" in t or "4 years and above" in t:
-            groups.add("adult")
-        for low, high in _AGE_RANGE.findall(t):
+    for text in (*label.target_groups, dv_group or ""):
+        for pattern, names in _GROUP_PATTERNS:
+            if pattern.search(text):
+                groups.update(names)
+        for low, high in _AGE_RANGE.findall(text):
             low, high = int(low), int(high)
-            if low < 4:
-                groups.add("child_1_3")
+            if high >= 1 and low < 4:
+                groups.add("child_1_3" if high > 1 else "infant")
             if low <= 8 and high >= 4:
                 groups.add("child_4_8")
             if high >= 9:
-                groups.add("adult" if low >= 18 else "child_9_plus")
+                groups.add("adult" if low >= 14 else "child_9_plus")
     return groups or {"unspecified"}
+
+
+def upper_limit(groups: set[str]) -> tuple[float | None, str]:
+    """The supplemental-magnesium UL for the label's groups; the most protective one wins."""
+    ul = references()["upper_limit"]
+    if "child_1_3" in groups:
+        return float(ul["child_1_3"]), "children 1-3 y: 65 mg/day"
+    if "child_4_8" in groups:
+        return float(ul["child_4_8"]), "children 4-8 y: 110 mg/day"
+    if groups == {"infant"}:
+        return None, "infants: no UL established"
+    return float(ul["adult"]), "adults and children 9+: 350 mg/day"
 
 
 def fits_percent(amount_mg: float, percent: float, dv_mg: float) -> bool:
@@ -57,26 +74,12 @@ def fits_percent(amount_mg: float, percent: float, dv_mg: float) -> bool:
 
 def fitting_reference(amount_mg: float, percent: float, groups: set[str]) -> str | None:
     """The first Daily Value (for the label's groups) that the printed %DV fits, if any."""
-    candidates = [dv for dv in references()["daily_value"] if groups & set(dv["groups"])] or references()["daily_value"]
+    values = references()["daily_value"]
+    candidates = [dv for dv in values if groups & set(dv["groups"])] or values
     for dv in candidates:
         if fits_percent(amount_mg, percent, dv["mg"]):
             return dv["name"]
     return None
-
-
-def upper_limit(groups: set[str]) -> tuple[float | None, str]:
-    """The supplemental-magnesium UL that applies, and why. The most protective group wins."""
-    ul = references()["upper_limit"]
-    if "adult" in groups or "pregnancy" in groups or "unspecified" in groups or "child_9_plus" in groups:
-        if not groups & {"child_1_3", "child_4_8"}:
-            return float(ul["adult"]), "adults and children 9+: 350 mg/day"
-    if "child_1_3" in groups:
-        return float(ul["child_1_3"]), "children 1-3 y: 65 mg/day"
-    if "child_4_8" in groups:
-        return float(ul["child_4_8"]), "children 4-8 y: 110 mg/day"
-    if groups == {"infant"}:
-        return None, "infants: no UL established"
-    return float(ul["adult"]), "adults: 350 mg/day"
 
 
 _UNIT_KINDS = (

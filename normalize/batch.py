@@ -111,9 +111,15 @@ def _summarise(label: Label, out: _Outcome) -> dict | None:
     first = rows[counted[0]["row_id"]] if counted else None
     serving = next((s for s in label.servings if first and s.order == first.serving_order), None) or \
         (label.servings[0] if label.servings else None)
-    ssq = (first.serving_quantity if first else None) or (serving.min_quantity if serving else None) or 1.0
-    units_min = (serving.min_quantity if serving else None) or ssq
+    ssq = first.serving_quantity if first else None
+    units_min = (serving.min_quantity if serving else None) or ssq or 1.0
     units_max = (serving.max_quantity if serving else None) or units_min
+    if ssq is None:
+        if units_max != units_min:
+            # The source does not say which end of "1-3 capsules" the amount is for: do not scale.
+            out.flags.append(("serving_range_unscaled", f"amount taken per serving; the serving range "
+                                                        f"{units_min:g}-{units_max:g} {serving.unit} was not applied"))
+        ssq = units_max = units_min
     daily_min = serving.min_daily_servings if serving else None
     daily_max = (serving.max_daily_servings if serving else None) or daily_min
     if daily_min is None:

@@ -1,7 +1,7 @@
 """Front end: the flattened third-party DSLD corpus (ingredient-scanner JSONL) -> Label.
 
 That format (see scrapers/bundled/dsld/SOURCES.md) keeps only the first serving size, drops
-daily servings, and moves nutrient rows such as "Magnesium" (with their `forms`) out of the
+daily servings and the serving quantity each amount refers to, and moves nutrient rows such as "Magnesium" (with their `forms`) out of the
 ingredient tree into `nutrient_panel`. So daily servings are unknown, and a nested compound row
 whose parent went to the panel is re-attached to the panel's magnesium row.
 """
@@ -32,7 +32,7 @@ def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | No
             panel_magnesium = row_id
         rows.append(LabelRow(row_id=row_id, name=n.get("name") or "", category="nutrient",
                              amount=_float(n.get("quantity")), unit=n.get("unit"),
-                             percent_dv=_float(n.get("percent_dv")), serving_order=1, serving_quantity=qty,
+                             percent_dv=_float(n.get("percent_dv")), serving_order=1,
                              text=json.dumps(n, ensure_ascii=False, sort_keys=True)))
     stack: list[tuple[int, str, str]] = []  # (depth, row_id, name) of open ancestors
     for i, ing in enumerate(doc.get("ingredients") or [], start=1):
@@ -48,7 +48,7 @@ def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | No
         rows.append(LabelRow(row_id=row_id, name=name, depth=depth, parent_id=parent_id,
                              category=ing.get("dsld_category"), amount=_float(ing.get("quantity")),
                              unit=ing.get("unit"), percent_dv=_float(ing.get("percent_dv")),
-                             serving_order=1, serving_quantity=qty,
+                             serving_order=1,
                              text=json.dumps(ing, ensure_ascii=False, sort_keys=True)))
         stack.append((depth, row_id, name))
     rows.extend(LabelRow(row_id=f"other.{i}", name=o.get("name") or "", category=o.get("dsld_category"),

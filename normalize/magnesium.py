@@ -88,6 +88,8 @@ def _candidates(labels: list[Label]) -> list[list[_Candidate]]:
             if row.section != "active":
                 continue
             reading = read_row(row.name, row.forms)
+            if reading.kind in ("unknown", "mixture") and row.category == "blend":
+                continue  # "Magnesium-Rich Plants Blend": a named blend, not a magnesium source
             if reading.kind not in ("none", "excipient"):
                 found.append(_Candidate(row, reading.kind, reading.compounds))
         per_label.append(found)
