@@ -1,0 +1,439 @@
+"""PoliteClient: the one place where the scrapers talk HTTP.
+
+Everything polite lives here so the DSLD scraper and the page scraper cannot drift apart:
+a descriptive User-Agent, connect/read timeouts, a token-bucket rate limit per host,
+retries with exponential backoff and jitter (tenacity), ``Retry-After``, robots.txt
+(protego), a host allow-list enforced on every redirect hop, and an API key that only
+ever travels in a header to the hosts it belongs to.
+
+Rate limiting is ``scrapers.ratelimit`` (a small token bucket; see why there).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import importlib.metadata
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timezone
+from urllib.parse import urljoin
+
+import httpx
+from protego import Protego
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+
+from scrapers.ratelimit import (  # re-exported: callers configure rates through this module
+    DSLD_RATE_NO_KEY,
+    DSLD_RATE_WITH_KEY,
+    PAGE_RATE,
+    RateLimiter,
+    RateSpec,
+)
+from scrapers.redact import redact_url
+
+__all__ = [
+    "DSLD_RATE_NO_KEY", "DSLD_RATE_WITH_KEY", "PAGE_RATE", "USER_AGENT", "FetchError", "FetchSkipped",
+    "PoliteClient", "RateLimiter", "RateSpec", "RetryPolicy", "Timeouts", "api_key_from_env",
+    "host_key", "origin", "parse_retry_after",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("maglabels")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+USER_AGENT = f"maglabels/{_version()} (+https://github.com/maglabels; label research)"
+ROBOTS_AGENT = "maglabels"  # product token matched against robots.txt User-agent lines
+API_KEY_ENV_VARS = ("MAGLABELS_DSLD_API_KEY", "DSLD_API_KEY")
+ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 2.5: parse at least 500 KiB, we parse at most that
+
+
+def api_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """The api.data.gov key from the environment, or None (keyless, lower rate limit)."""
+    env = os.environ if env is None else env
+    for name in API_KEY_ENV_VARS:
+        value = (env.get(name) or "").strip()
+        if value:
+            return value
+    return None
+
+
+# ---------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # total tries, including the first
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    jitter: float = 1.0
+    retry_after_cap: float = 300.0  # never sleep longer than this on a server's say-so
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 30.0
+
+    def to_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.connect)
+
+
+# ---------------------------------------------------------------- errors
+
+
+class FetchError(Exception):
+    """A URL could not be fetched (after retries, where retrying made sense).
+
+    ``url`` is always redacted; ``response`` is the last response, if any, so callers
+    can archive error bodies.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        status: int | None,
+        reason: str,
+        response: httpx.Response | None = None,
+        target: str | None = None,
+    ) -> None:
+        self.url = redact_url(str(url))
+        self.status = status
+        self.reason = reason
+        self.response = response
+        self.target = redact_url(target) if target else None
+        super().__init__(f"{self.url}: {status if status is not None else '-'} {reason}")
+
+
+class FetchSkipped(FetchError):
+    """Deliberately not fetched: robots.txt disallows it or its host is not allowed.
+
+    ``reason`` is one of ``robots_disallowed``, ``host_not_allowed``,
+    ``redirect_off_allowlist`` (then ``target`` is where the redirect pointed).
+    """
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, response: httpx.Response, retry_after: float | None) -> None:
+        self.response = response
+        self.retry_after = retry_after
+        super().__init__(f"HTTP {response.status_code}")
+
+
+_RETRYABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, (_RetryableStatus, *_RETRYABLE_TRANSPORT))
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - now)
+
+
+# ---------------------------------------------------------------- hosts
+
+
+def host_key(url: str | httpx.URL) -> str:
+    """``host`` or ``host:port`` (non-default port): the unit of politeness."""
+    u = httpx.URL(str(url))
+    host = (u.host or "").lower()
+    return f"{host}:{u.port}" if u.port else host
+
+
+def origin(url: str | httpx.URL) -> str:
+    u = httpx.URL(str(url))
+    return f"{u.scheme}://{host_key(u)}"
+
+
+# ---------------------------------------------------------------- the client
+
+
+class PoliteClient:
+    """Synchronous, polite HTTP GET client (see module docstring).
+
+    ``allowed_hosts``: ``None`` means no restriction; otherwise each entry is a host
+    (any port) or ``host:port``, and both the first URL and every redirect hop must match.
+    ``host_rates`` overrides ``rate`` for particular hosts; ``None`` disables limiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: RateSpec | None = PAGE_RATE,
+        host_rates: Mapping[str, RateSpec | None] | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        timeouts: Timeouts = Timeouts(),
+        user_agent: str = USER_AGENT,
+        api_key: str | None = None,
+        api_key_hosts: Iterable[str] = (),
+        allowed_hosts: Iterable[str] | None = None,
+        obey_robots: bool = True,
+        robots_agent: str = ROBOTS_AGENT,
+        on_robots: Callable[[str, httpx.Response], None] | None = None,
+        max_redirects: int = 5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self.rate = rate
+        self.retry = retry
+        self.timeouts = timeouts
+        self.user_agent = user_agent
+        self._api_key = api_key or None  # never logged, never put in a URL
+        self._api_key_hosts = {h.lower() for h in api_key_hosts}
+        self.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+        self.obey_robots = obey_robots
+        self.robots_agent = robots_agent
+        self.on_robots = on_robots
+        self.max_redirects = max_redirects
+        self._sleep = sleep
+        self._clock = clock
+        self._wallclock = wallclock
+        self._host_rates = {k.lower(): v for k, v in (host_rates or {}).items()}
+        self._limiters: dict[str, RateLimiter] = {}
+        self._robots: dict[str, Callable[[str], bool]] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        # exponential backoff plus full jitter; spelled this way so tenacity 8.2+ all accept it
+        self._backoff = wait_exponential(multiplier=retry.backoff_initial, max=retry.backoff_max) + wait_random(
+            0, retry.jitter
+        )
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=timeouts.to_httpx(),
+            follow_redirects=False,  # redirects are checked against the allow-list by hand
+            headers={"User-Agent": user_agent},
+        )
+        self.robots_fetches = 0  # how many robots.txt requests went out (for reports/tests)
+
+    # -- lifecycle
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PoliteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def has_api_key(self) -> bool:
+        return self._api_key is not None
+
+    def __repr__(self) -> str:  # explicit so the key can never leak through repr()
+        return f"PoliteClient(rate={self.rate!r}, allowed_hosts={self.allowed_hosts!r}, api_key={'set' if self._api_key else 'none'})"
+
+    # -- public API
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """GET ``url`` politely: the final non-redirect response with status < 400, else FetchError."""
+        u = httpx.URL(url)
+        if params:
+            u = u.copy_merge_params({k: str(v) for k, v in params.items() if v is not None})
+        current = str(u)
+        if not self.host_allowed(current):
+            raise FetchSkipped(current, None, "host_not_allowed")
+        return self._follow(current, headers, check_robots=self.obey_robots)
+
+    def fetch_many(
+        self, urls: Iterable[str], *, workers: int = 4
+    ) -> Iterator[tuple[str, httpx.Response | FetchError]]:
+        """Fetch many URLs: hosts in parallel (up to ``workers``), each host's URLs in order.
+
+        One worker owns a host at a time, so per-host politeness never depends on
+        thread timing. Results arrive as they complete, not in input order.
+        """
+        by_host: dict[str, list[str]] = {}
+        for url in urls:
+            by_host.setdefault(host_key(url), []).append(url)
+        total = sum(len(v) for v in by_host.values())
+        if not total:
+            return
+        results: queue.Queue[tuple[str, object]] = queue.Queue()
+
+        def run_host(host_urls: list[str]) -> None:
+            for url in host_urls:
+                try:
+                    results.put((url, self.get(url)))
+                except FetchError as exc:
+                    results.put((url, exc))
+                except BaseException as exc:  # handed to the caller's thread, re-raised there
+                    results.put((url, exc))
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(by_host)))) as pool:
+            for host_urls in by_host.values():
+                pool.submit(run_host, host_urls)
+            for _ in range(total):
+                url, outcome = results.get()
+                if isinstance(outcome, BaseException) and not isinstance(outcome, FetchError):
+                    raise outcome
+                yield url, outcome  # type: ignore[misc]
+
+    def host_allowed(self, url: str) -> bool:
+        if self.allowed_hosts is None:
+            return True
+        key = host_key(url)
+        return key in self.allowed_hosts or key.split(":")[0] in self.allowed_hosts
+
+    def robots_allowed(self, url: str) -> bool:
+        """True if robots.txt for the URL's origin allows our agent to fetch it."""
+        org = origin(url)
+        with self._lock:
+            rules = self._robots.get(org)
+            lock = self._robots_locks.setdefault(org, threading.Lock())
+        if rules is None:
+            with lock:  # one fetch per origin even when several threads ask at once
+                rules = self._robots.get(org)
+                if rules is None:
+                    rules = self._load_robots(org)
+                    with self._lock:
+                        self._robots[org] = rules
+        return rules(url)
+
+    # -- internals
+    def _limiter(self, host: str) -> RateLimiter:
+        with self._lock:
+            limiter = self._limiters.get(host)
+            if limiter is None:
+                spec = self._host_rates.get(host, self._host_rates.get(host.split(":")[0], self.rate))
+                limiter = RateLimiter(spec, clock=self._clock, sleep=self._sleep)
+                self._limiters[host] = limiter
+            return limiter
+
+    def _slow_down(self, host: str, crawl_delay: float) -> None:
+        """Honour a robots.txt Crawl-delay that is stricter than our own rate."""
+        current = self._limiter(host).spec
+        if current is not None and 1.0 / current.per_second >= crawl_delay:
+            return
+        with self._lock:
+            self._limiters[host] = RateLimiter(
+                RateSpec(per_second=1.0 / crawl_delay, burst=1), clock=self._clock, sleep=self._sleep
+            )
+
+    def _request_headers(self, url: str, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self._api_key and host_key(url) in self._api_key_hosts:
+            headers["X-Api-Key"] = self._api_key  # api.data.gov accepts the header; keeps keys out of URLs
+        return headers
+
+    def _wait(self, retry_state) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
+            return min(exc.retry_after, self.retry.retry_after_cap)
+        return self._backoff(retry_state)
+
+    def _send(self, url: str, extra_headers: Mapping[str, str] | None) -> httpx.Response:
+        """One hop: rate limit + retries. Raises FetchError once retries are used up."""
+        limiter = self._limiter(host_key(url))
+        headers = self._request_headers(url, extra_headers)
+
+        def attempt() -> httpx.Response:
+            limiter.acquire()
+            resp = self._http.get(url, headers=headers)
+            if resp.status_code == 429 or resp.status_code >= 500:
+                raise _RetryableStatus(resp, parse_retry_after(resp.headers.get("retry-after"), self._wallclock()))
+            return resp
+
+        def before_sleep(state) -> None:
+            log.info(
+                "retrying %s after %s (attempt %d/%d)",
+                redact_url(url), state.outcome.exception(), state.attempt_number, self.retry.attempts,
+            )
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_is_retryable),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        n = self.retry.attempts
+        try:
+            return retrying(attempt)
+        except _RetryableStatus as exc:
+            r = exc.response
+            raise FetchError(url, r.status_code, f"{r.reason_phrase or 'HTTP error'} (gave up after {n} attempts)", r) from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(url, None, f"timeout: {type(exc).__name__} (gave up after {n} attempts)") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(url, None, f"{type(exc).__name__}: {exc}") from None
+
+    def _load_robots(self, org: str) -> Callable[[str], bool]:
+        """Fetch and parse robots.txt once per origin (RFC 9309 semantics for failures)."""
+        robots_url = f"{org}/robots.txt"
+        with self._lock:
+            self.robots_fetches += 1
+        try:
+            resp = self._follow(robots_url, None, check_robots=False)  # robots.txt is not subject to itself
+        except FetchSkipped as exc:
+            # robots.txt redirects somewhere we may not go: we cannot read the rules, so stay out
+            log.warning("robots.txt for %s unreadable (%s): treating host as disallowed", org, exc.reason)
+            return lambda _url: False
+        except FetchError as exc:
+            if exc.response is not None and self.on_robots:
+                self.on_robots(robots_url, exc.response)
+            if exc.status is not None and 400 <= exc.status < 500:
+                return lambda _url: True  # RFC 9309 2.3.1.3: "unavailable" -> allow all
+            log.warning("robots.txt for %s unreachable (%s): treating host as disallowed", org, exc)
+            return lambda _url: False  # RFC 9309 2.3.1.4: "unreachable" -> disallow all
+        if self.on_robots:
+            self.on_robots(robots_url, resp)
+        parser = Protego.parse(resp.content[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace"))
+        delay = parser.crawl_delay(self.robots_agent)
+        if delay:
+            self._slow_down(host_key(org), float(delay))
+        agent = self.robots_agent
+        return lambda url: bool(parser.can_fetch(url, agent))
+
+    def _follow(self, url: str, headers: Mapping[str, str] | None, *, check_robots: bool) -> httpx.Response:
+        """Redirect loop: every hop is checked against the allow-list (and robots.txt)."""
+        current = url
+        for _hop in range(self.max_redirects + 1):
+            if check_robots and not self.robots_allowed(current):
+                raise FetchSkipped(current, None, "robots_disallowed")
+            resp = self._send(current, headers)
+            location = resp.headers.get("location")
+            if resp.is_redirect and location:
+                target = urljoin(current, location)
+                if not self.host_allowed(target):
+                    log.warning("not following redirect %s -> %s (host not allowed)", redact_url(current), redact_url(target))
+                    raise FetchSkipped(current, resp.status_code, "redirect_off_allowlist", resp, target=target)
+                current = target
+                continue
+            if resp.status_code >= 400:
+                raise FetchError(current, resp.status_code, resp.reason_phrase or "HTTP error", resp)
+            return resp
+        raise FetchError(current, None, f"more than {self.max_redirects} redirects")

@@ -1,0 +1,99 @@
+"""Product pages: seeds, sitemaps, robots, off-list redirects, archive kinds."""
+
+from __future__ import annotations
+
+import gzip
+
+from scrapers.archive import Archive
+from scrapers.http import RateSpec, RetryPolicy, Timeouts
+from scrapers.pages import make_pages_client, read_seed_file, scrape_pages, sitemap_urls
+from tests.http_server import Resp, SleepRecorder, other_server, server  # noqa: F401
+
+FAST = dict(
+    rate=RateSpec(per_second=1000, burst=100),
+    retry=RetryPolicy(attempts=2, backoff_initial=0.001, backoff_max=0.01, jitter=0.0),
+    timeouts=Timeouts(1.0, 1.0),
+    sleep=SleepRecorder(),
+)
+
+
+def sitemap(*locs: str, index: bool = False) -> str:
+    tag, item = ("sitemapindex", "sitemap") if index else ("urlset", "url")
+    entries = "".join(f"<{item}><loc>{loc}</loc></{item}>" for loc in locs)
+    return f'<?xml version="1.0" encoding="UTF-8"?><{tag} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</{tag}>'
+
+
+def test_read_seed_file(tmp_path):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("# retailer pages\nhttps://a.example/p1\n\n  https://a.example/p2  # glycinate\n#https://no\n")
+    assert read_seed_file(seeds) == ["https://a.example/p1", "https://a.example/p2"]
+
+
+def test_scrape_pages_robots_redirect_and_archive(server, other_server, tmp_path):
+    server.route("/robots.txt", Resp(200, "User-agent: *\nDisallow: /private\n"))
+    server.route("/p1", Resp(200, "<html>one</html>", {"Content-Type": "text/html", "Set-Cookie": "sid=1"}))
+    server.route("/p2", Resp(200, "<html>two</html>"))
+    server.route("/private", Resp(200, "secret"))
+    server.route("/away", Resp(302, headers={"Location": other_server.url("/landing")}))
+    other_server.route("/landing", Resp(200))
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"{server.url('/p2')}\n{server.url('/private')}\n{server.url('/away')}\n")
+    archive = Archive(tmp_path / "archive")
+
+    result = scrape_pages(archive, urls=[server.url("/p1")], seed_file=seeds, progress=False, **FAST)
+
+    assert sorted(r.url for r in result.records) == [server.url("/p1"), server.url("/p2")]
+    assert {(r.kind, r.source) for r in result.records} == {("page", server.host)}
+    skipped = {s.url: (s.reason, s.target) for s in result.skipped}
+    assert skipped == {
+        server.url("/private"): ("robots_disallowed", None),
+        server.url("/away"): ("redirect_off_allowlist", other_server.url("/landing")),
+    }
+    assert result.errors == []
+    assert server.hits("/private") == [] and other_server.requests == []
+    assert len(server.hits("/robots.txt")) == 1
+    (robots,) = archive.records(kind="robots")
+    assert robots.source == server.host and archive.get(robots.sha256).startswith(b"User-agent")
+    assert all("set-cookie" not in r.headers for r in archive.records())
+
+
+def test_sitemap_index_recursion_and_gzip(server, tmp_path):
+    server.route("/sitemap.xml", Resp(200, sitemap(server.url("/sm-a.xml"), server.url("/sm-b.xml.gz"), index=True)))
+    server.route("/sm-a.xml", Resp(200, sitemap(server.url("/p1"), server.url("/p2?x=1&amp;y=2"))))
+    server.route("/sm-b.xml.gz", Resp(200, gzip.compress(sitemap(server.url("/p1"), server.url("/p3")).encode())))
+    for p in ("/p1", "/p2", "/p3"):
+        server.route(p, Resp(200, p))
+    archive = Archive(tmp_path)
+    result = scrape_pages(archive, sitemap=server.url("/sitemap.xml"), progress=False, **FAST)
+    assert sorted(r.url for r in result.records) == sorted(
+        [server.url("/p1"), server.url("/p2?x=1&y=2"), server.url("/p3")]
+    )
+    assert len(archive.records(kind="sitemap")) == 3
+    assert len(server.hits("/p1")) == 1  # listed twice, fetched once
+
+
+def test_sitemap_depth_is_bounded(server):
+    server.route("/s0.xml", Resp(200, sitemap(server.url("/s1.xml"), index=True)))
+    server.route("/s1.xml", Resp(200, sitemap(server.url("/s2.xml"), index=True)))
+    server.route("/s2.xml", Resp(200, sitemap(server.url("/p"))))
+    with make_pages_client({server.host}, **FAST) as client:
+        found = sitemap_urls(client, server.url("/s0.xml"), max_depth=1)
+    assert found.urls == [] and server.hits("/s2.xml") == []
+    assert "deeper than 1" in found.errors[0].reason
+
+
+def test_sitemap_entries_on_other_hosts_are_skipped(server, other_server, tmp_path):
+    server.route("/sitemap.xml", Resp(200, sitemap(server.url("/p"), other_server.url("/q"))))
+    server.route("/p", Resp(200))
+    result = scrape_pages(Archive(tmp_path), sitemap=server.url("/sitemap.xml"), progress=False, **FAST)
+    assert [r.url for r in result.records] == [server.url("/p")]
+    assert [(s.url, s.reason) for s in result.skipped] == [(other_server.url("/q"), "host_not_allowed")]
+    assert other_server.requests == []
+
+
+def test_page_errors_are_reported(server, tmp_path):
+    server.route("/gone", Resp(410, "gone"))
+    archive = Archive(tmp_path)
+    result = scrape_pages(archive, urls=[server.url("/gone")], progress=False, **FAST)
+    assert [(e.url, e.status) for e in result.errors] == [(server.url("/gone"), 410)]
+    assert [(r.kind, r.status) for r in archive.records()] == [("robots", 404), ("error", 410)]
