@@ -101,8 +101,7 @@ def scrape() -> None:
 @DB_OPTION
 def scrape_dsld_cmd(offline, limit, query, ingredient, db_path) -> None:
     """Discover and fetch DSLD labels (search-filter paging, then label/{id})."""
-    con = _connect(db_path)  # fail early on an unreadable database
-    con.close()
+    _connect(db_path).close()  # fail early on an unreadable database
     _scrape_dsld(offline, limit, query, ingredient)
 
 
@@ -112,9 +111,13 @@ def scrape_dsld_cmd(offline, limit, query, ingredient, db_path) -> None:
 @DB_OPTION
 def ingest(paths, url, db_path) -> None:
     """Load DSLD label JSON files/directories (bulk download shape) or saved product pages."""
+    with _connect(db_path) as con:
+        _ingest(con, paths, url)
+
+
+def _ingest(con, paths, url) -> None:
     from scrapers.files import ingest_html, ingest_paths
 
-    con = _connect(db_path)
     archive = pipeline.open_archive()
     html = [p for p in paths if p.suffix.lower() in (".html", ".htm")]
     other = [p for p in paths if p not in html]
@@ -133,19 +136,19 @@ def ingest(paths, url, db_path) -> None:
 @DB_OPTION
 def normalize(db_path) -> None:
     """Re-normalise every archived document (newest fetch per URL) into the warehouse."""
-    con = _connect(db_path)
     records = pipeline.latest_documents(pipeline.open_archive())
     if not records:
         raise Failure(f"the archive at {pipeline.data_dir() / 'archive'} holds no documents; run `maglabels scrape dsld` first")
-    _load(con, "normalize", records)
+    with _connect(db_path) as con:
+        _load(con, "normalize", records)
 
 
 @cli.command()
 @DB_OPTION
 def report(db_path) -> None:
     """Print the range report (products against 200-400 mg/day, the UL, flags)."""
-    con = _connect(db_path)
-    click.echo(range_report(con))
+    with _connect(db_path) as con:
+        click.echo(range_report(con))
 
 
 @cli.command()
@@ -156,13 +159,14 @@ def report(db_path) -> None:
 @DB_OPTION
 def run(offline, limit, with_corpus, db_path) -> None:
     """scrape -> normalise -> load -> report, in one go (the nightly job)."""
-    con = _connect(db_path)
+    _connect(db_path).close()  # fail early, before any network work
     result = _scrape_dsld(offline, limit, None, "Magnesium")
     records = list(result.label_records)
     if with_corpus:
         records += pipeline.archive_flat_corpus(pipeline.open_archive())
-    _load(con, "run --offline" if offline else "run", records, extra_counts={"errors": len(result.errors)})
-    click.echo(range_report(con))
+    with _connect(db_path) as con:
+        _load(con, "run --offline" if offline else "run", records, extra_counts={"errors": len(result.errors)})
+        click.echo(range_report(con))
 
 
 @cli.command()
@@ -173,9 +177,9 @@ def export(fmt, out_dir, db_path) -> None:
     """Write the analyst views as files (Parquet partitioned by source, or CSV)."""
     from warehouse.export import export_views
 
-    con = _connect(db_path)
-    for path in export_views(con, out_dir, fmt=fmt):
-        click.echo(str(path))
+    with _connect(db_path) as con:
+        for path in export_views(con, out_dir, fmt=fmt):
+            click.echo(str(path))
 
 
 def main() -> None:

@@ -88,8 +88,6 @@ def _candidates(labels: list[Label]) -> list[list[_Candidate]]:
             if row.section != "active":
                 continue
             reading = read_row(row.name, row.forms)
-            if reading.kind in ("unknown", "mixture") and row.category == "blend":
-                continue  # "Magnesium-Rich Plants Blend": a named blend, not a magnesium source
             if reading.kind not in ("none", "excipient"):
                 found.append(_Candidate(row, reading.kind, reading.compounds))
         per_label.append(found)
@@ -295,7 +293,9 @@ def _interpret(label: Label, cands: list[_Candidate]) -> _Outcome:
     for c in orphans:
         problem = _problem(c)
         if problem:
-            if c.row.amount or not elemental:
+            # "Magnesium-Rich Plants Blend" beside a declared magnesium row is a blend, not a source
+            named_blend = c.kind in ("unknown", "mixture") and c.row.category == "blend" and totals
+            if (c.row.amount or not elemental) and not named_blend:
                 out.quarantine.append(_quarantine(c, *problem))
         elif not totals:
             _read_compound_row(c, groups, out)
