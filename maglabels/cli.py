@@ -105,6 +105,35 @@ def scrape_dsld_cmd(offline, limit, query, ingredient, db_path) -> None:
     _scrape_dsld(offline, limit, query, ingredient)
 
 
+@scrape.command("pages")
+@click.argument("urls", nargs=-1)
+@click.option("--seeds", "seed_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file of product URLs, one per line (# comments).")
+@click.option("--sitemap", default=None, help="A sitemap (or sitemap index) URL to take product URLs from.")
+@click.option("--allow-host", "allow_hosts", multiple=True,
+              help="Hosts redirects may go to (default: the hosts of the given URLs).")
+@DB_OPTION
+def scrape_pages_cmd(urls, seed_file, sitemap, allow_hosts, db_path) -> None:
+    """Fetch retailer/brand product pages politely into the archive, then normalise and load them."""
+    from scrapers.pages import scrape_pages
+
+    if not (urls or seed_file or sitemap):
+        raise click.UsageError("give product URLs, --seeds FILE or --sitemap URL")
+    _connect(db_path).close()
+    result = scrape_pages(pipeline.open_archive(), urls=urls, seed_file=seed_file, sitemap=sitemap,
+                          allowed_hosts=set(allow_hosts) or None, progress=_progress())
+    for skipped in result.skipped:
+        click.echo(f"maglabels: skipped {skipped.url}: {skipped.reason}"
+                   f"{' -> ' + skipped.target if skipped.target else ''}", err=True)
+    for error in result.errors:
+        click.echo(f"maglabels: warning: {error.url}: {error.status or ''} {error.reason}", err=True)
+    if not result.records:
+        raise Failure("no page fetched")
+    with _connect(db_path) as con:
+        _load(con, "scrape pages", result.records,
+              extra_counts={"errors": len(result.errors), "skipped": len(result.skipped)})
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--url", default=None, help="Page URL for saved HTML pages without a canonical link.")
@@ -116,10 +145,10 @@ def ingest(paths, url, db_path) -> None:
 
 
 def _ingest(con, paths, url) -> None:
-    from scrapers.files import ingest_html, ingest_paths
+    from scrapers.files import ingest_html, ingest_paths, is_html_path
 
     archive = pipeline.open_archive()
-    html = [p for p in paths if p.suffix.lower() in (".html", ".htm")]
+    html = [p for p in paths if is_html_path(p)]
     other = [p for p in paths if p not in html]
     records, errors = ingest_paths(other, archive) if other else ([], [])
     if html:

@@ -106,6 +106,9 @@ def _summarise(label: Label, out: _Outcome) -> dict | None:
         if named:
             forms, inferred = named, True
             out.flags.append(("form_inferred", f"no form on the panel; taken from the product name: {', '.join(named)}"))
+    if "magnesium glycinate" in forms and "magnesium oxide" in forms:
+        out.flags.append(("buffered_blend", "glycinate together with oxide: the share of the magnesium that "
+                                            "comes from glycinate is not stated"))
     reference = _check_percent_dv(label, out, forms, groups)
     rows = {r.row_id: r for r in label.rows}
     first = rows[counted[0]["row_id"]] if counted else None

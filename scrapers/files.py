@@ -9,6 +9,7 @@ Bad inputs become ``IngestError`` entries and the rest goes on.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -22,7 +23,11 @@ from scrapers.http import host_key
 
 log = logging.getLogger(__name__)
 
-HTML_SUFFIXES = (".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
+
+
+def is_html_path(path: Path | str) -> bool:
+    return str(path).lower().endswith(HTML_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ def _expand(paths: Iterable[Path | str], suffixes: tuple[str, ...]) -> Iterator[
     for raw in paths:
         path = Path(raw).expanduser().resolve()
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
         elif path.is_file():
             yield path
         else:
@@ -112,8 +117,10 @@ def ingest_html(
             continue
         try:
             body = item.read_bytes()
-        except OSError as exc:
-            errors.append(IngestError(str(item), f"unreadable: {exc.strerror or exc}"))
+            if item.name.lower().endswith(".gz"):  # pages saved compressed (as in tests/fixtures)
+                body = gzip.decompress(body)
+        except (OSError, EOFError) as exc:
+            errors.append(IngestError(str(item), f"unreadable: {getattr(exc, 'strerror', None) or exc}"))
             continue
         page_url = canonical_url(body) or url
         if not page_url:
