@@ -26,7 +26,7 @@ def test_multivitamin_page_gives_elemental_magnesium_and_price(db):
     # taken once a day -> 105 mg/day; 105/420 = 25 %.
     assert row.mg_per_serving == 105 and row.mg_per_day_min == 105 and row.mg_per_day_max == 105
     assert list(row.forms) == ["magnesium oxide", "magnesium glycinate"]
-    assert "buffered_blend" in list(row.flags)  # glycinate with oxide: glycinate's share unknown
+    assert "buffered_blend" in list(row["flags"])  # glycinate with oxide: glycinate's share unknown
     # $12.38 for 30 servings -> $0.4127 a day; 100 mg of Mg a day costs 0.4127 * 100 / 105 = $0.393.
     assert row.price == pytest.approx(12.38) and row.currency == "USD"
     assert row.price_per_100mg_day == pytest.approx(12.38 / 30 * 100 / 105)
