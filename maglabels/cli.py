@@ -173,11 +173,14 @@ def normalize(db_path) -> None:
 
 
 @cli.command()
+@click.option("--markdown", is_flag=True, help="The corpus report as Markdown (the README's numbers).")
 @DB_OPTION
-def report(db_path) -> None:
+def report(markdown, db_path) -> None:
     """Print the range report (products against 200-400 mg/day, the UL, flags)."""
+    from warehouse.corpus_report import corpus_markdown
+
     with _connect(db_path) as con:
-        click.echo(range_report(con))
+        click.echo(corpus_markdown(con) if markdown else range_report(con))
 
 
 @cli.command()
