@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import warehouse
+from warehouse import db
+from warehouse.db import WarehouseError
+
+from tests.test_warehouse_data import con, db_path, snapshot, tables  # noqa: F401  (fixtures)
+
+EXPECTED_TABLES = {
+    "scrape_runs", "raw_documents", "raw_fetches", "labels", "label_versions", "ingredient_rows",
+    "magnesium_facts", "magnesium_labels", "label_flags", "quarantine", "schema_migrations",
+}
+EXPECTED_VIEWS = {
+    "magnesium_daily", "brand_comparison", "form_comparison", "label_history", "reformulations",
+    "quarantine_summary",
+}
+
+
+def views(c) -> set[str]:
+    return {
+        r[0]
+        for r in c.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'"
+        ).fetchall()
+    }
+
+
+def test_default_db_path(monkeypatch, tmp_path):
+    monkeypatch.delenv("MAGLABELS_DB", raising=False)
+    monkeypatch.delenv("MAGLABELS_DATA_DIR", raising=False)
+    assert db.default_db_path() == Path("data") / "maglabels.duckdb"
+    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(tmp_path / "d"))
+    assert db.default_db_path() == tmp_path / "d" / "maglabels.duckdb"
+    monkeypatch.setenv("MAGLABELS_DB", str(tmp_path / "x.duckdb"))
+    assert db.default_db_path() == tmp_path / "x.duckdb"
+
+
+def test_connect_default_path_creates_parent(monkeypatch, tmp_path):
+    monkeypatch.delenv("MAGLABELS_DB", raising=False)
+    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(tmp_path / "a" / "b"))
+    c = warehouse.connect()
+    c.close()
+    assert (tmp_path / "a" / "b" / "maglabels.duckdb").is_file()
+
+
+def test_schema_created(con, db_path):
+    assert db_path.is_file()
+    assert EXPECTED_TABLES <= set(tables(con))
+    assert EXPECTED_VIEWS <= views(con)
+    applied = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
+    assert applied == [m.version for m in db.migrations()]
+    assert db.schema_version(con) == max(applied)
+    cols = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'magnesium_labels'"
+        ).fetchall()
+    )
+    assert cols["forms"] == "VARCHAR[]" and cols["flags"] == "VARCHAR[]"
+
+
+def test_migrations_idempotent(db_path):
+    c1 = warehouse.connect(db_path)
+    first = c1.execute("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY 1").fetchall()
+    before = snapshot(c1)
+    c1.close()
+    c2 = warehouse.connect(db_path)  # second connect: nothing re-applied, views replaced
+    assert c2.execute("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY 1").fetchall() == first
+    assert snapshot(c2) == before
+    assert EXPECTED_VIEWS <= views(c2)
+    c2.close()
+    c3 = warehouse.connect(db_path)
+    assert len(c3.execute("SELECT * FROM schema_migrations").fetchall()) == len(db.migrations())
+    c3.close()
+
+
+def test_views_recreated_on_connect(db_path):
+    c = warehouse.connect(db_path)
+    c.execute("CREATE OR REPLACE VIEW magnesium_daily AS SELECT 1 AS stale")
+    c.close()
+    c = warehouse.connect(db_path)
+    cols = [d[0] for d in c.execute("SELECT * FROM magnesium_daily LIMIT 0").description]
+    assert "range_status" in cols and "stale" not in cols
+    c.close()
+
+
+def test_read_only(db_path):
+    warehouse.connect(db_path).close()
+    ro = warehouse.connect(db_path, read_only=True)
+    assert ro.execute("SELECT count(*) FROM magnesium_daily").fetchone() == (0,)
+    with pytest.raises(duckdb.Error):
+        ro.execute("INSERT INTO scrape_runs (command, started_at, status) VALUES ('x', now(), 'ok')")
+    ro.close()
+
+
+def test_read_only_missing_or_unmigrated(tmp_path):
+    with pytest.raises(WarehouseError, match="does not exist"):
+        warehouse.connect(tmp_path / "nope.duckdb", read_only=True)
+    plain = tmp_path / "plain.duckdb"
+    duckdb.connect(str(plain)).close()  # a DuckDB file without our schema
+    with pytest.raises(WarehouseError, match="pending migration"):
+        warehouse.connect(plain, read_only=True)
+
+
+def _assert_one_line(err: pytest.ExceptionInfo, path: Path):
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert str(path) in msg
+
+
+def test_garbage_file(tmp_path):
+    bad = tmp_path / "garbage.duckdb"
+    bad.write_bytes(b"this is not a database\n" * 200)
+    with pytest.raises(WarehouseError, match="not a DuckDB database") as err:
+        warehouse.connect(bad)
+    _assert_one_line(err, bad)
+    with pytest.raises(WarehouseError, match="not a DuckDB database"):
+        warehouse.connect(bad, read_only=True)
+    assert bad.read_bytes().startswith(b"this is not")  # untouched
+
+
+def test_empty_file_and_directory(tmp_path):
+    empty = tmp_path / "empty.duckdb"
+    empty.touch()
+    with pytest.raises(WarehouseError):
+        warehouse.connect(empty)
+    adir = tmp_path / "adir"
+    adir.mkdir()
+    with pytest.raises(WarehouseError, match="directory") as err:
+        warehouse.connect(adir)
+    _assert_one_line(err, adir)
+
+
+def test_locked_by_other_process(db_path):
+    warehouse.connect(db_path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            c = duckdb.connect({str(db_path)!r})
+            print("locked", flush=True)
+            sys.stdin.read()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(WarehouseError, match="locked by another process") as err:
+            warehouse.connect(db_path)
+        _assert_one_line(err, db_path)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores file permissions")
+def test_unreadable_file(db_path):
+    warehouse.connect(db_path).close()
+    db_path.chmod(0)
+    try:
+        with pytest.raises(WarehouseError):
+            warehouse.connect(db_path)
+    finally:
+        db_path.chmod(0o644)
+
+
+def test_newer_schema_refused(db_path):
+    c = warehouse.connect(db_path)
+    c.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', 'x', now()::TIMESTAMP)")
+    c.close()
+    with pytest.raises(WarehouseError, match="newer"):
+        warehouse.connect(db_path)
+
+
+def test_migration_files_numbered():
+    migs = db.migrations()
+    assert [m.version for m in migs] == sorted({m.version for m in migs})
+    assert migs[0].version == 1
+    assert all(name.endswith(".sql") for name, _ in db.view_files())

@@ -1,0 +1,285 @@
+"""Opening the DuckDB warehouse: default location, migrations, views, clear errors.
+
+Location
+    ``default_db_path()`` is ``$MAGLABELS_DB`` when set; otherwise
+    ``<data dir>/maglabels.duckdb`` where the data dir is ``$MAGLABELS_DATA_DIR`` or ``./data``
+    (relative to the current working directory).
+
+Schema
+    Migrations are the files ``warehouse/sql/NNN_<name>.sql``, applied in numeric order, each in
+    its own transaction together with its row in ``schema_migrations``. Applied migrations are
+    never re-run, so ``connect()`` is idempotent. A database whose ``schema_migrations`` holds a
+    version this code does not know was written by a newer maglabels and is refused.
+
+    Views are not migrations: every ``warehouse/sql/views/*.sql`` file is re-run (they all use
+    ``CREATE OR REPLACE VIEW``) on every read-write connect, in file-name order, so a view
+    definition edited in the source takes effect the next time the database is opened.
+    On a read-only connection the same files are run as ``TEMP`` views (a read-only database
+    cannot be written); a read-only connection to a database with pending migrations is refused.
+
+Errors
+    Anything that prevents opening the database (not a DuckDB file, a directory, no
+    permission, locked by another process, written by an incompatible DuckDB) is raised as
+    ``WarehouseError`` with a one-line message naming the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+__all__ = [
+    "WarehouseError",
+    "Migration",
+    "default_db_path",
+    "connect",
+    "migrations",
+    "view_files",
+    "schema_version",
+    "utc_now",
+]
+
+DB_ENV = "MAGLABELS_DB"
+DATA_DIR_ENV = "MAGLABELS_DATA_DIR"
+DB_FILENAME = "maglabels.duckdb"
+
+_MIGRATION_RE = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.sql$")
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse database cannot be opened or used (one-line message)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> datetime:
+    """Naive UTC timestamp (all warehouse TIMESTAMP columns are UTC)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def default_db_path() -> Path:
+    """``$MAGLABELS_DB``, else ``$MAGLABELS_DATA_DIR/maglabels.duckdb``, else ``./data/maglabels.duckdb``."""
+    explicit = os.environ.get(DB_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    data_dir = os.environ.get(DATA_DIR_ENV) or "data"
+    return Path(data_dir).expanduser() / DB_FILENAME
+
+
+def _sql_dir():
+    return resources.files("warehouse") / "sql"
+
+
+def migrations() -> list[Migration]:
+    """All migration files, sorted by version. Duplicate version numbers are an error."""
+    found: dict[int, Migration] = {}
+    for entry in _sql_dir().iterdir():
+        m = _MIGRATION_RE.match(entry.name)
+        if not m or not entry.is_file():
+            continue
+        version = int(m.group(1))
+        if version in found:
+            raise WarehouseError(
+                f"two migrations with version {version}: {found[version].name} and {m.group(2)}"
+            )
+        found[version] = Migration(version, m.group(2), entry.read_text(encoding="utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+def view_files() -> list[tuple[str, str]]:
+    """(file name, SQL) of every view file, in file-name order."""
+    views_dir = _sql_dir() / "views"
+    files = sorted(
+        (e for e in views_dir.iterdir() if e.is_file() and e.name.endswith(".sql")),
+        key=lambda e: e.name,
+    )
+    return [(e.name, e.read_text(encoding="utf-8")) for e in files]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _open_error(path: str, exc: BaseException) -> WarehouseError:
+    msg = _one_line(exc)
+    low = msg.lower()
+    if "not a valid duckdb database" in low:
+        why = "not a DuckDB database file"
+    elif "could not set lock" in low or "conflicting lock" in low:
+        pid = re.search(r"\(PID (\d+)\)", msg)
+        why = "locked by another process" + (f" (PID {pid.group(1)})" if pid else "")
+    elif "different configuration" in low:
+        why = "already open in this process with a different read_only setting"
+    elif "permission denied" in low:
+        why = "permission denied"
+    elif "is a directory" in low:
+        why = "is a directory, not a database file"
+    elif "version" in low and ("storage" in low or "serializ" in low):
+        why = f"written by an incompatible DuckDB version ({msg})"
+    elif "no such file" in low or "does not exist" in low:
+        why = "does not exist"
+    else:
+        why = msg
+    return WarehouseError(f"cannot open warehouse {path}: {why}")
+
+
+def connect(path: str | os.PathLike | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse and bring its schema and views up to date.
+
+    ``path`` defaults to ``default_db_path()``; ``":memory:"`` gives an in-memory warehouse.
+    Raises ``WarehouseError`` when the file cannot be opened as a DuckDB database.
+    """
+    target = default_db_path() if path is None else path
+    target_str = str(target)
+    in_memory = target_str == ":memory:" or target_str.startswith(":memory:")
+    if not in_memory:
+        p = Path(target_str).expanduser()
+        if read_only and not p.exists():
+            raise WarehouseError(f"cannot open warehouse {p}: does not exist")
+        if not read_only:
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise WarehouseError(
+                    f"cannot open warehouse {p}: cannot create directory {p.parent} ({exc.strerror})"
+                ) from exc
+        target_str = str(p)
+    try:
+        con = duckdb.connect(target_str, read_only=read_only)
+    except duckdb.Error as exc:
+        raise _open_error(target_str, exc) from exc
+    try:
+        if read_only:
+            _check_schema_current(con, target_str)
+            _create_views(con, temp=True)
+        else:
+            _migrate(con, target_str)
+            _create_views(con, temp=False)
+    except WarehouseError:
+        con.close()
+        raise
+    except duckdb.Error as exc:
+        con.close()
+        raise WarehouseError(f"cannot prepare warehouse {target_str}: {_one_line(exc)}") from exc
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _migrations_table_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'main' AND table_name = 'schema_migrations' AND NOT temporary"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    if not _migrations_table_exists(con):
+        return set()
+    return {int(v) for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Highest applied migration version (0 for an empty database)."""
+    applied = _applied_versions(con)
+    return max(applied) if applied else 0
+
+
+def _check_not_newer(applied: set[int], known: list[Migration], path: str) -> None:
+    unknown = sorted(applied - {m.version for m in known})
+    if unknown:
+        raise WarehouseError(
+            f"cannot open warehouse {path}: schema version {max(applied)} is newer than this "
+            f"maglabels knows (unknown migrations {unknown}); upgrade maglabels"
+        )
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    known = migrations()
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            name       VARCHAR NOT NULL,
+            checksum   VARCHAR NOT NULL,
+            applied_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    applied = _applied_versions(con)
+    _check_not_newer(applied, known, path)
+    for mig in known:
+        if mig.version in applied:
+            continue
+        con.begin()
+        try:
+            # re-check inside the transaction: another connection of this process may have won
+            done = con.execute(
+                "SELECT count(*) FROM schema_migrations WHERE version = ?", [mig.version]
+            ).fetchone()[0]
+            if not done:
+                con.execute(mig.sql)
+                con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                    [mig.version, mig.name, mig.checksum, utc_now()],
+                )
+            con.commit()
+        except BaseException as exc:
+            con.rollback()
+            if isinstance(exc, duckdb.Error):
+                raise WarehouseError(
+                    f"migration {mig.version:03d}_{mig.name} failed on {path}: {_one_line(exc)}"
+                ) from exc
+            raise
+
+
+def _check_schema_current(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    known = migrations()
+    applied = _applied_versions(con)
+    _check_not_newer(applied, known, path)
+    pending = [m.version for m in known if m.version not in applied]
+    if pending:
+        raise WarehouseError(
+            f"cannot open warehouse {path} read-only: {len(pending)} pending migration(s) "
+            f"{pending}; open it read-write once to migrate"
+        )
+
+
+_CREATE_VIEW_RE = re.compile(r"\bCREATE\s+OR\s+REPLACE\s+VIEW\b", re.IGNORECASE)
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, *, temp: bool) -> None:
+    files = view_files()
+    if temp:
+        for _, sql in files:
+            con.execute(_CREATE_VIEW_RE.sub("CREATE OR REPLACE TEMP VIEW", sql))
+        return
+    con.begin()
+    try:
+        for name, sql in files:
+            try:
+                con.execute(sql)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"view file {name} failed: {_one_line(exc)}") from exc
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise

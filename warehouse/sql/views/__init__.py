@@ -1,0 +1,1 @@
+"""View definitions (re-created with CREATE OR REPLACE on every connect; not migrations)."""
