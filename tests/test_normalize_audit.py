@@ -53,7 +53,7 @@ def test_form_inferred_from_product_name(batch):
 
 
 def test_implausible_fill(batch):
-    # NOW Magnesium Citrate: 400 mg Mg in 1 capsule needs >= 400/0.1616 = 2,475 mg of citrate.
+    # NOW Magnesium Citrate: 400 mg Mg in 1 capsule needs >= 400/0.1616 = 2,475 mg of citrate (size 000: ~1.4 g).
     (reason,) = reasons(batch, "313576", "implausible_fill")
     assert "2475 mg" in reason
 
