@@ -100,9 +100,12 @@ def _convert(candidates: Iterable[_Candidate]) -> None:
     cands = list(candidates)
     if not cands:
         return
-    amounts = np.array([c.row.amount if c.row.amount is not None else np.nan for c in cands])
-    units = np.array([c.row.unit if c.row.amount not in (None, 0) else "NP" for c in cands], dtype=object)
+    amounts = np.array([c.row.amount if c.row.amount is not None else np.nan for c in cands], dtype="float64")
+    declared = np.isfinite(amounts) & (amounts != 0)
+    units = np.where(declared, np.array([c.row.unit for c in cands], dtype=object), "NP")
     mg, codes, messages = to_milligrams(amounts, units)
+    for i in np.flatnonzero(declared & (amounts < 0)):
+        mg[i], codes[i], messages[i] = np.nan, "invalid_amount", f"negative amount: {amounts[i]:g}"
     molar_mass = np.full(len(cands), np.nan)
     mg_atoms = np.zeros(len(cands))
     for i, c in enumerate(cands):
