@@ -104,15 +104,18 @@ def capacity_mg(kind: str) -> float:
 
 # "Magnesium Glycinate 1,000 mg", "Magnesium 250", "Magtein Magnesium L-Threonate 2000 mg"
 _NAME_CLAIM = re.compile(
-    r"magnesium(?P<words>[a-z\s\-®™]*?)\s*(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(?P<unit>mg|g|milligrams?)?\b(?!\s*(?:%|x|ct|count|caps?|capsules|tabs?|tablets|softgels|servings|day|pack|ml|oz))",
+    r"magnesium(?P<words>[a-z\s\-®™]*?)\s*(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d.,])\s*(?P<unit>mg|g|milligrams?)?\b(?!\s*(?:%|/|x\b|ct|count|caps?|capsules|tabs?|tablets|softgels|servings|day|pack|ml|oz|ppm|mcg|µg|iu|meq))",
     re.I,
 )
 
 
+_OTHER_MINERALS = re.compile(r"\b(calcium|cal|zinc|potassium|iron|zma)\b", re.I)
+
+
 def name_claim(product_name: str | None) -> tuple[float, tuple[CompoundMatch, ...]] | None:
     """The mg figure a product name states for magnesium, and the compound it names, if any."""
-    if not product_name:
-        return None
+    if not product_name or _OTHER_MINERALS.search(product_name):
+        return None  # "Calcium & Magnesium 1000 mg / 500 mg": the figure may belong to the other mineral
     m = _NAME_CLAIM.search(product_name)
     if not m:
         return None

@@ -45,7 +45,7 @@ def test_distribution_against_the_band(con):
 def test_flag_counts(con):
     flags = {r["flag"]: r["products"] for r in corpus_numbers(con)["flags"]}
     assert flags == {"daily_servings_assumed": 731, "form_inferred": 277, "above_ul": 253,
-                     "serving_range_unscaled": 77, "name_claim_mismatch": 68, "implausible_fill": 30,
+                     "serving_range_unscaled": 77, "name_claim_mismatch": 58, "implausible_fill": 30,
                      "dv_mismatch": 23, "buffered_blend": 19, "cross_check_mismatch": 14,
                      "multiple_magnesium_rows": 5, "compound_as_elemental": 2}
 

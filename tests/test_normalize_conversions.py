@@ -102,3 +102,17 @@ def test_split_sources(name, base, sources):
 ])
 def test_row_kinds(name, kind):
     assert read_row(name).kind == kind
+
+
+@pytest.mark.parametrize("name, claim", [
+    ("Magnesium Glycinate 1,000 mg", 1000.0), ("Magnesium 250", 250.0), ("Magnesium 2.5 g", 2500.0),
+    ("Magtein Magnesium L-Threonate 2000 mg", 2000.0), ("Magnesium 400 mg 120 Capsules", 400.0),
+    ("Ionic Magnesium 100,000 PPM", None),  # a concentration, not a dose
+    ("Calcium & Magnesium 1000 mg / 500 mg", None),  # the figure may belong to calcium
+    ("Magnesium 30 ppm", None), ("Calcitron 2:1 Ratio Magnesium Calcium", None),
+])
+def test_name_claims(name, claim):
+    from normalize.audit import name_claim
+
+    found = name_claim(name)
+    assert (found[0] if found else None) == claim
