@@ -40,10 +40,8 @@ class Compound:
         return element_counts(self.formula).get("Mg", 0)
 
     def mg_fraction(self, hydrate: int | None = None) -> float:
-        """Mass fraction of elemental Mg, via pint so the units are checked."""
-        mw = Q_(self.molar_mass(hydrate), "g/mol")
-        mg = Q_(self.mg_atoms() * atomic_weights()["Mg"], "g/mol")
-        return float((mg / mw).to("dimensionless").magnitude)
+        """Mass fraction of elemental Mg (computed once per formula and hydrate)."""
+        return _mg_fraction(self.formula, self.default_hydrate if hydrate is None else hydrate)
 
     def fraction_range(self) -> tuple[float, float]:
         """Lowest and highest Mg fraction over the hydrates that occur commercially."""
@@ -89,6 +87,14 @@ def _molar_mass(formula: str, hydrate: int) -> float:
     if unknown:
         raise ValueError(f"no atomic weight for {sorted(unknown)} in formula {formula!r}")
     return sum(weights[e] * n for e, n in counts.items())
+
+
+@lru_cache(maxsize=None)
+def _mg_fraction(formula: str, hydrate: int) -> float:
+    # via pint so the units are checked: (n Mg x g/mol) / (g/mol) must be dimensionless
+    mw = Q_(_molar_mass(formula, hydrate), "g/mol")
+    mg = Q_(element_counts(formula).get("Mg", 0) * atomic_weights()["Mg"], "g/mol")
+    return float((mg / mw).to("dimensionless").magnitude)
 
 
 @cache

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Iterable
 
 import numpy as np
@@ -52,12 +52,21 @@ class NormalizedBatch:
                 "magnesium_labels": len(self.magnesium_labels), "quarantined": len(self.quarantine)}
 
 
+_VOLATILE = {"raw_sha256", "url", "price", "currency", "extra"}
+
+
+def _plain(value):
+    """Dataclass tree -> lists of field values (no deep copies: asdict() was 1/3 of normalise time)."""
+    if is_dataclass(value):
+        return [_plain(getattr(value, f.name)) for f in fields(value) if f.name not in _VOLATILE]
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def version_id(label: Label) -> str:
     """Hash of what the label says (not where or when it was fetched): same label, same id."""
-    content = asdict(label)
-    for volatile in ("raw_sha256", "url", "price", "currency", "extra"):
-        content.pop(volatile)
-    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    blob = json.dumps(_plain(label), ensure_ascii=False, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
