@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from normalize import audit
-from normalize.compounds import CompoundMatch, find_compounds
+from normalize.compounds import CompoundMatch
 from normalize.model import Label, LabelRow
 from normalize.rowtext import read_row
 from normalize.units import compound_to_elemental, to_milligrams
@@ -33,9 +33,6 @@ from normalize.units import compound_to_elemental, to_milligrams
 _CROSS_CHECK_SLACK_HIGH = 1.07
 # Commercial material runs below theory (bound water, purity; Magtein ~7.2 % vs 8.25 %).
 _CROSS_CHECK_SLACK_LOW = 0.80
-
-FLAG_KINDS = ("dv_mismatch", "compound_as_elemental", "name_claim_mismatch", "implausible_fill",
-              "buffered_blend", "above_ul")
 
 
 @dataclass

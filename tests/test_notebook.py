@@ -13,7 +13,6 @@ kernelspec pointing at another Python (without maglabels) cannot hijack the test
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import nbformat
