@@ -457,3 +457,17 @@ With `hive_partitioning = true` the `source` column comes back from the folder n
 
 OUT.write_text("\n".join(parts).rstrip("\n") + "\n", encoding="utf-8")
 print(f"wrote {OUT}")
+
+# The README carries the three common questions (in range, buffered glycinate, names that
+# overstate the magnesium) with the same real outputs, between its analyst-sql markers.
+README = Path(__file__).resolve().parent.parent / "README.md"
+doc = OUT.read_text(encoding="utf-8")
+common = doc[doc.index("## Which products are in range"):doc.index("## Brand comparison")].strip()
+common = common.replace("\n## ", "\n### ").replace("## Which products", "### Which products", 1)
+readme = README.read_text(encoding="utf-8")
+start, end = "<!-- analyst-sql:start -->", "<!-- analyst-sql:end -->"
+if start in readme and end in readme:
+    head, rest = readme.split(start, 1)
+    readme = head + start + "\n" + common + "\n" + end + rest.split(end, 1)[1]
+    README.write_text(readme, encoding="utf-8")
+    print(f"updated {README}")
