@@ -51,7 +51,7 @@ def _load(con, command: str, records, *, extra_counts: dict | None = None) -> di
         raise Failure(f"load failed, warehouse unchanged: {type(exc).__name__}: {exc}") from exc
     counts.update(documents=len(records), labels=len(batch.labels), facts=len(batch.magnesium_facts),
                   quarantined=len(batch.quarantine), errors=counts.get("errors", 0) + len(problems),
-                  new_versions=getattr(stats, "new_versions", None))
+                  new_versions=stats.new_versions)
     finish_run(con, run_id, "ok", counts, None)
     click.echo(f"loaded {counts['labels']} labels ({counts['new_versions']} new versions), "
                f"{len(batch.magnesium_labels)} with magnesium, {counts['quarantined']} quarantined rows "

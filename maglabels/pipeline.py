@@ -111,8 +111,4 @@ def documents_frame(records: list[ArchiveRecord]) -> pd.DataFrame:
 
 def latest_documents(archive: Archive) -> list[ArchiveRecord]:
     """The newest fetch of every normalisable URL in the archive (for `maglabels normalize`)."""
-    newest: dict[str, ArchiveRecord] = {}
-    for record in archive.records():
-        if record.kind in NORMALIZABLE_KINDS:
-            newest[record.url] = record  # the index is in fetch order
-    return list(newest.values())
+    return [record for kind in NORMALIZABLE_KINDS for record in archive.latest(None, kind)]

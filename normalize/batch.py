@@ -25,6 +25,20 @@ def _best_fraction(forms: list[str]) -> tuple[float, str]:
     return best.fraction_range()[1], best.key
 
 
+def _compound_reading(amount_mg: float, percent: float, forms: list[str], groups: set[str]):
+    """(compound, hydrate, elemental mg, DV name) when the %DV fits the amount read as compound mass."""
+    for key in forms:
+        compound = by_key().get(key)
+        if not (compound and compound.defined and compound.role == "source"):
+            continue
+        for hydrate in compound.hydrates:
+            elemental = amount_mg * compound.mg_fraction(hydrate)
+            fits = audit.fitting_reference(elemental, percent, groups)
+            if fits:
+                return compound, hydrate, elemental, fits
+    return None
+
+
 def _check_percent_dv(label: Label, out: _Outcome, forms: list[str], groups: set[str]) -> str | None:
     """dv_mismatch / compound_as_elemental from each counted row's printed %DV."""
     rows = {r.row_id: r for r in label.rows}
@@ -37,29 +51,18 @@ def _check_percent_dv(label: Label, out: _Outcome, forms: list[str], groups: set
         if fits:
             reference = reference or fits
             continue
-        if fact["role"] == "declared_elemental":
-            for key in forms:
-                compound = by_key().get(key)
-                if not (compound and compound.defined and compound.role == "source"):
-                    continue
-                for hydrate in compound.hydrates:
-                    elemental = fact["elemental_mg"] * compound.mg_fraction(hydrate)
-                    fits = audit.fitting_reference(elemental, row.percent_dv, groups)
-                    if fits:
-                        out.flags.append(("compound_as_elemental",
-                                          f"row {row.row_id} declares {fact['elemental_mg']:g} mg magnesium, but its "
-                                          f"{row.percent_dv:g} % DV fits {elemental:.1f} mg, the Mg in {fact['elemental_mg']:g} mg "
-                                          f"of {compound.formula_text(hydrate)} ({fits}): the amount is compound mass"))
-                        fact.update(role="converted_compound", elemental_mg=elemental,
-                                    mg_fraction=compound.mg_fraction(hydrate),
-                                    method=f"declared as magnesium, but the %DV shows compound mass; converted via {compound.key}")
-                        reference = reference or fits
-                        break
-                else:
-                    continue
-                break
-            if fact["role"] == "converted_compound":
-                continue
+        reading = _compound_reading(fact["elemental_mg"], row.percent_dv, forms, groups) \
+            if fact["role"] == "declared_elemental" else None
+        if reading:
+            compound, hydrate, elemental, fits = reading
+            out.flags.append(("compound_as_elemental",
+                              f"row {row.row_id} declares {fact['elemental_mg']:g} mg magnesium, but its "
+                              f"{row.percent_dv:g} % DV fits {elemental:.1f} mg, the Mg in {fact['elemental_mg']:g} mg "
+                              f"of {compound.formula_text(hydrate)} ({fits}): the amount is compound mass"))
+            fact.update(role="converted_compound", elemental_mg=elemental, mg_fraction=compound.mg_fraction(hydrate),
+                        method=f"declared as magnesium, but the %DV shows compound mass; converted via {compound.key}")
+            reference = reference or fits
+            continue
         pct = ", ".join(f"{100 * fact['elemental_mg'] / dv['mg']:.0f} % of {dv['name']}" for dv in audit.references()["daily_value"])
         out.flags.append(("dv_mismatch", f"row {row.row_id}: printed {row.percent_dv:g} % DV does not fit "
                                          f"{fact['elemental_mg']:.1f} mg under any reference ({pct})"))
@@ -94,11 +97,10 @@ def _check_name(label: Label, forms: list[str], per_serving: float, per_day: tup
                                              f"neither the elemental nor a compound reading fits"))
 
 
-def _summarise(label: Label, out: _Outcome) -> dict | None:
+def _summarise(label: Label, out: _Outcome, groups: set[str]) -> dict | None:
     counted = [f for f in out.facts if f["counted"]]
     if not counted and not out.quarantine:
         return None
-    groups = audit.label_groups(label)
     forms = [f for f in dict.fromkeys(out.forms) if f]
     inferred = False
     if not [f for f in forms if f in by_key()]:
@@ -184,8 +186,9 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
         key = {"source": label.source, "source_id": label.source_id, "version_id": vid}
         label_recs.append(_label_record(label, vid))
         row_recs.extend(_row_records(label, vid))
-        out = _interpret(label, cands)
-        summary = _summarise(label, out)
+        groups = audit.label_groups(label)
+        out = _interpret(label, cands, groups)
+        summary = _summarise(label, out, groups)
         if summary is not None:
             summaries.append({**key, **summary, "_label": label, "_out": out})
         facts.extend({**key, **f} for f in out.facts)

@@ -259,11 +259,11 @@ def _nested_elemental(e: _Candidate, parts: list[_Candidate], groups: set[str], 
     return False
 
 
-def _interpret(label: Label, cands: list[_Candidate]) -> _Outcome:
+def _interpret(label: Label, cands: list[_Candidate], groups: set[str]) -> _Outcome:
     out = _Outcome()
     by_id = {c.row.row_id: c for c in cands}
     rows = {r.row_id: r for r in label.rows}
-    groups = audit.label_groups(label)
+    ancestor = {c.row.row_id: _elemental_ancestor(c, by_id, rows) for c in cands}
     for c in cands:
         sources = read_row(c.row.name, c.row.forms).source_compounds
         out.forms.extend(ms[0].compound.key if ms else text for text, ms in sources)
@@ -272,14 +272,14 @@ def _interpret(label: Label, cands: list[_Candidate]) -> _Outcome:
         for text, ms in sources:
             if any(m.buffered for m in ms) or "buffered" in text.lower():
                 out.flags.append(("buffered_blend", f"source named as buffered: {text}"))
-    elemental = [c for c in cands if c.kind == "elemental" and not _elemental_ancestor(c, by_id, rows)]
+    elemental = [c for c in cands if c.kind == "elemental" and not ancestor[c.row.row_id]]
     totals = _choose_totals(elemental, out)
     for e in elemental:
-        children = [c for c in cands if c is not e and _elemental_ancestor(c, by_id, rows) is e]
+        children = [c for c in cands if c is not e and ancestor[c.row.row_id] is e]
         if e in totals:
-            out.facts.append(_fact(e, "declared_elemental", e.amount_mg, True, "declared elemental magnesium (Supplement Facts row)"))
-            if _nested_elemental(e, [c for c in children if c.kind == "elemental"], groups, out):
-                out.facts = [f for f in out.facts if not (f["row_id"] == e.row.row_id and f["role"] == "declared_elemental")]
+            if not _nested_elemental(e, [c for c in children if c.kind == "elemental"], groups, out):
+                out.facts.append(_fact(e, "declared_elemental", e.amount_mg, True,
+                                       "declared elemental magnesium (Supplement Facts row)"))
             _cross_check([c for c in children if c.kind != "elemental"], e, out)
             continue
         if not np.isnan(e.amount_mg) and e.amount_mg > 0:
@@ -294,7 +294,7 @@ def _interpret(label: Label, cands: list[_Candidate]) -> _Outcome:
         for ch in children:
             if ch not in usable and ch.kind != "elemental" and _problem(ch) and ch.row.amount:
                 out.quarantine.append(_quarantine(ch, *_problem(ch)))
-    orphans = [c for c in cands if c.kind != "elemental" and not _elemental_ancestor(c, by_id, rows)]
+    orphans = [c for c in cands if c.kind != "elemental" and not ancestor[c.row.row_id]]
     if totals:
         # A label that declares elemental magnesium: compound rows elsewhere only cross-check it
         # (flattened formats lose the nesting that would have said so).
