@@ -24,7 +24,7 @@ from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from normalize.html_facts import (  # noqa: E402
+from maglabels.normalize.html_facts import (  # noqa: E402
     _BLOCK_TAGS,
     _QUICK,
     _SKIP_TAGS,

@@ -47,15 +47,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from normalize import units  # noqa: E402
-from normalize.batch import normalize_labels  # noqa: E402
-from normalize.compounds import by_key  # noqa: E402
-from normalize.dsld_label import parse_label  # noqa: E402
-from normalize.flat_dsld import parse_flat_product  # noqa: E402
-from normalize.model import Label  # noqa: E402
-from normalize.rowtext import read_row  # noqa: E402
-from warehouse.db import connect  # noqa: E402
-from warehouse.load import load_batch, start_run  # noqa: E402
+from maglabels.normalize import units  # noqa: E402
+from maglabels.normalize.batch import normalize_labels  # noqa: E402
+from maglabels.normalize.compounds import by_key  # noqa: E402
+from maglabels.normalize.dsld_label import parse_label  # noqa: E402
+from maglabels.normalize.flat_dsld import parse_flat_product  # noqa: E402
+from maglabels.normalize.model import Label  # noqa: E402
+from maglabels.normalize.rowtext import read_row  # noqa: E402
+from maglabels.warehouse.db import connect  # noqa: E402
+from maglabels.warehouse.load import load_batch, start_run  # noqa: E402
 
 BUNDLED = ROOT / "scrapers" / "bundled" / "dsld"
 LABEL_DIR = BUNDLED / "labels"

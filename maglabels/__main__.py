@@ -1,3 +1,3 @@
-from maglabels.cli import main
+from .cli import main
 
 main()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from maglabels import pipeline
-from warehouse import db as warehouse_db
-from warehouse.load import finish_run, load_batch, start_run
-from warehouse.report import range_report
+from . import pipeline
+from .warehouse import db as warehouse_db
+from .warehouse.load import finish_run, load_batch, start_run
+from .warehouse.report import range_report
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                          help="DuckDB file (default: $MAGLABELS_DB, else data/maglabels.duckdb).")
@@ -60,9 +60,9 @@ def _load(con, command: str, records, *, extra_counts: dict | None = None) -> di
 
 
 def _scrape_dsld(offline: bool, limit: int | None, query: str | None, ingredient: str):
-    from scrapers.dsld import DEFAULT_QUERY, scrape_dsld
-    from scrapers.http import FetchError
-    from scrapers.replay import make_client
+    from .scrapers.dsld import DEFAULT_QUERY, scrape_dsld
+    from .scrapers.http import FetchError
+    from .scrapers.replay import make_client
 
     archive = pipeline.open_archive()
     with make_client(offline=offline) as client:
@@ -115,7 +115,7 @@ def scrape_dsld_cmd(offline, limit, query, ingredient, db_path) -> None:
 @DB_OPTION
 def scrape_pages_cmd(urls, seed_file, sitemap, allow_hosts, db_path) -> None:
     """Fetch retailer/brand product pages politely into the archive, then normalise and load them."""
-    from scrapers.pages import scrape_pages
+    from .scrapers.pages import scrape_pages
 
     if not (urls or seed_file or sitemap):
         raise click.UsageError("give product URLs, --seeds FILE or --sitemap URL")
@@ -145,7 +145,7 @@ def ingest(paths, url, db_path) -> None:
 
 
 def _ingest(con, paths, url) -> None:
-    from scrapers.files import ingest_html, ingest_paths, is_html_path
+    from .scrapers.files import ingest_html, ingest_paths, is_html_path
 
     archive = pipeline.open_archive()
     html = [p for p in paths if is_html_path(p)]
@@ -177,7 +177,7 @@ def normalize(db_path) -> None:
 @DB_OPTION
 def report(markdown, db_path) -> None:
     """Print the range report (products against 200-400 mg/day, the UL, flags)."""
-    from warehouse.corpus_report import corpus_markdown
+    from .warehouse.corpus_report import corpus_markdown
 
     with _connect(db_path) as con:
         click.echo(corpus_markdown(con) if markdown else range_report(con))
@@ -207,7 +207,7 @@ def run(offline, limit, with_corpus, db_path) -> None:
 @DB_OPTION
 def export(fmt, out_dir, db_path) -> None:
     """Write the analyst views as files (Parquet partitioned by source, or CSV)."""
-    from warehouse.export import export_views
+    from .warehouse.export import export_views
 
     with _connect(db_path) as con:
         for path in export_views(con, out_dir, fmt=fmt):

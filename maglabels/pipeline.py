@@ -8,19 +8,19 @@ import gzip
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-from normalize.batch import normalize_labels
-from normalize.dsld_label import parse_label
-from normalize.flat_dsld import parse_flat_product
-from normalize.magnesium import NormalizedBatch
-from normalize.model import Label
-from scrapers.archive import Archive, ArchiveRecord
+from .normalize.batch import normalize_labels
+from .normalize.dsld_label import parse_label
+from .normalize.flat_dsld import parse_flat_product
+from .normalize.magnesium import NormalizedBatch
+from .normalize.model import Label
+from .scrapers.archive import Archive, ArchiveRecord
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ NORMALIZABLE_KINDS = ("label", FLAT_KIND, "page")
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("MAGLABELS_DATA_DIR", "data"))
+    return Settings.load().data_dir
 
 
 def open_archive() -> Archive:
@@ -52,7 +52,7 @@ class Parsed:
 def archive_flat_corpus(archive: Archive) -> list[ArchiveRecord]:
     """Put each product of the bundled flattened DSLD corpus in the archive (once) as a document."""
     known = {r.url: r for r in archive.records(kind=FLAT_KIND)}
-    ref = resources.files("scrapers").joinpath("bundled/dsld", FLAT_CORPUS)
+    ref = resources.files("maglabels.scrapers").joinpath("bundled/dsld", FLAT_CORPUS)
     records: list[ArchiveRecord] = []
     with ref.open("rb") as fh, gzip.open(fh, "rt", encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
@@ -76,7 +76,7 @@ def parse_records(archive: Archive, records: list[ArchiveRecord]) -> Parsed:
         try:
             body = archive.get(record.sha256)
             if record.kind == "page":
-                from normalize.html_facts import parse_page  # selectolax only when pages are present
+                from .normalize.html_facts import parse_page  # selectolax only when pages are present
 
                 out.labels.append(parse_page(body, url=record.url, raw_sha256=record.sha256).label)
                 continue

@@ -10,8 +10,8 @@ import tomllib
 from functools import cache
 from importlib import resources
 
-from normalize.compounds import CompoundMatch, find_compounds
-from normalize.model import Label
+from .compounds import CompoundMatch, find_compounds
+from .model import Label
 
 # How far a printed %DV may sit from amount/DV: whole-percent rounding of either the declared
 # or the unrounded amount (1 point), or 2 % of the value for large percentages.
@@ -21,7 +21,7 @@ _DV_TOLERANCE_RELATIVE = 0.02
 
 @cache
 def references() -> dict:
-    with resources.files("normalize").joinpath("data/references.toml").open("rb") as fh:
+    with resources.files("maglabels.normalize").joinpath("data/references.toml").open("rb") as fh:
         return tomllib.load(fh)
 
 

@@ -6,10 +6,10 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from normalize import audit
-from normalize.compounds import by_key, find_compounds
-from normalize.magnesium import NormalizedBatch, _candidates, _interpret, _Outcome, version_id
-from normalize.model import Label
+from . import audit
+from .compounds import by_key, find_compounds
+from .magnesium import NormalizedBatch, _candidates, _interpret, _Outcome, version_id
+from .model import Label
 
 _KEY = ["source", "source_id", "version_id"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
-from normalize.units import Q_
+from .units import Q_
 
 _ELEMENT = re.compile(r"([A-Z][a-z]?)(\d*)")
 _WATER = {"H": 2, "O": 1}
@@ -69,7 +69,7 @@ def element_counts(formula: str) -> dict[str, int]:
 
 @cache
 def _table() -> dict:
-    with resources.files("normalize").joinpath("data/compounds.toml").open("rb") as fh:
+    with resources.files("maglabels.normalize").joinpath("data/compounds.toml").open("rb") as fh:
         return tomllib.load(fh)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from normalize.model import Label, LabelRow, ServingSize
+from .model import Label, LabelRow, ServingSize
 
 
 class LabelFormatError(ValueError):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from normalize.dsld_label import LabelFormatError, _float
-from normalize.model import Label, LabelRow, ServingSize
-from normalize.rowtext import read_row
+from .dsld_label import LabelFormatError, _float
+from .model import Label, LabelRow, ServingSize
+from .rowtext import read_row
 
 
 def _is_magnesium(name: str) -> bool:

@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from normalize import sites
-from normalize.model import Label, LabelRow, ServingSize
-from normalize.product_identity import ProductIdentity, canonical_url, extract_identity
+from . import sites
+from .model import Label, LabelRow, ServingSize
+from .product_identity import ProductIdentity, canonical_url, extract_identity
 
 __all__ = [
     "PageExtraction",

@@ -22,11 +22,11 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from normalize import audit
-from normalize.compounds import CompoundMatch
-from normalize.model import Label, LabelRow
-from normalize.rowtext import read_row
-from normalize.units import compound_to_elemental, to_milligrams
+from . import audit
+from .compounds import CompoundMatch
+from .model import Label, LabelRow
+from .rowtext import read_row
+from .units import compound_to_elemental, to_milligrams
 
 # Glycinate whose declared Mg exceeds this share of the compound mass is a buffered blend or a
 # wrong label (reference §1.4: anhydrous glycinate is 14.10 % Mg).

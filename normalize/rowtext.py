@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from normalize.compounds import CompoundMatch, find_compounds, simplify
+from .compounds import CompoundMatch, find_compounds, simplify
 
 # "(as ...)", "(from ...)", "(Form: as ...)", "(as: ...)"
 _SOURCE_NOTE = re.compile(r"\(\s*(?:form\s*:\s*)?(?:as|from|supplied as|provided as)\b:?\s*(.+?)\)\s*$", re.I | re.S)

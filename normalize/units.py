@@ -14,7 +14,7 @@ import pint
 ureg = pint.UnitRegistry(cache_folder=None)
 # Label spellings pint does not know; "IU" stays undefined on purpose (it is not a mass).
 ureg.define("@alias microgram = mcg_ = µg_ = ug_")
-pint.set_application_registry(ureg)
+# A private registry: the process-wide application registry is left to whoever else uses pint.
 Q_ = ureg.Quantity
 
 MG_MOLAR_MASS = Q_(24.305, "g/mol")

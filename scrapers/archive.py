@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from scrapers.redact import redact_headers, redact_url
+from .redact import redact_headers, redact_url
 
 log = logging.getLogger(__name__)
 

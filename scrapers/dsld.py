@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 import httpx
 from tqdm import tqdm
 
-from scrapers.archive import Archive, ArchiveRecord
-from scrapers.http import FetchError, PoliteClient
+from .archive import Archive, ArchiveRecord
+from .http import FetchError, PoliteClient
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser
 
-from scrapers.archive import Archive, ArchiveRecord
-from scrapers.http import host_key
+from .archive import Archive, ArchiveRecord
+from .http import host_key
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import email.utils
 import importlib.metadata
 import logging
-import os
 import queue
 import threading
 import time
@@ -28,14 +27,15 @@ import httpx
 from protego import Protego
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from scrapers.ratelimit import (  # re-exported: callers configure rates through this module
+from .ratelimit import (  # re-exported: callers configure rates through this module
     DSLD_RATE_NO_KEY,
     DSLD_RATE_WITH_KEY,
     PAGE_RATE,
     RateLimiter,
     RateSpec,
 )
-from scrapers.redact import redact_url
+from ..settings import DEFAULT_RETRY_STATUSES, Settings
+from .redact import redact_url
 
 __all__ = [
     "DSLD_RATE_NO_KEY", "DSLD_RATE_WITH_KEY", "PAGE_RATE", "USER_AGENT", "FetchError", "FetchSkipped",
@@ -60,13 +60,8 @@ ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 2.5: parse at least 500 KiB, we parse 
 
 
 def api_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
-    """The api.data.gov key from the environment, or None (keyless, lower rate limit)."""
-    env = os.environ if env is None else env
-    for name in API_KEY_ENV_VARS:
-        value = (env.get(name) or "").strip()
-        if value:
-            return value
-    return None
+    """The api.data.gov key from the settings' environment, or None (keyless, lower rate limit)."""
+    return Settings.load(env).dsld_api_key
 
 
 # ---------------------------------------------------------------- settings
@@ -79,6 +74,7 @@ class RetryPolicy:
     backoff_max: float = 60.0
     jitter: float = 1.0
     retry_after_cap: float = 300.0  # never sleep longer than this on a server's say-so
+    statuses: tuple[int, ...] = DEFAULT_RETRY_STATUSES  # responses worth another try
 
 
 @dataclass(frozen=True)
@@ -362,7 +358,7 @@ class PoliteClient:
         def attempt() -> httpx.Response:
             limiter.acquire()
             resp = self._http.get(url, headers=headers)
-            if resp.status_code == 429 or resp.status_code >= 500:
+            if resp.status_code in self.retry.statuses:
                 raise _RetryableStatus(resp, parse_retry_after(resp.headers.get("retry-after"), self._wallclock()))
             return resp
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
-from scrapers.archive import Archive, ArchiveRecord
-from scrapers.http import PAGE_RATE, FetchError, FetchSkipped, PoliteClient, RateSpec, host_key
+from .archive import Archive, ArchiveRecord
+from .http import PAGE_RATE, FetchError, FetchSkipped, PoliteClient, RateSpec, host_key
 
 log = logging.getLogger(__name__)
 

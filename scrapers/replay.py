@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from scrapers.dsld import DSLD_BASE, DSLD_HOST
-from scrapers.http import (
+from .dsld import DSLD_BASE, DSLD_HOST
+from .http import (
     DSLD_RATE_NO_KEY,
     DSLD_RATE_WITH_KEY,
     PoliteClient,

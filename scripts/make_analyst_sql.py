@@ -126,7 +126,7 @@ definitions of the maglabels you have installed instead (as `TEMP` views; also r
 pending migrations, with a clear message), open it through the warehouse package:
 
 ```python
-from warehouse.db import connect
+from maglabels.warehouse.db import connect
 con = connect("data/maglabels.duckdb", read_only=True)   # a duckdb connection
 ```
 

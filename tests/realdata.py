@@ -6,8 +6,8 @@ import json
 from functools import cache
 from pathlib import Path
 
-from normalize.dsld_label import parse_label
-from normalize.flat_dsld import parse_flat_product
+from maglabels.normalize.dsld_label import parse_label
+from maglabels.normalize.flat_dsld import parse_flat_product
 
 BUNDLED = Path(__file__).resolve().parent.parent / "scrapers" / "bundled" / "dsld"
 LABEL_DIR = BUNDLED / "labels"

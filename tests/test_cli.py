@@ -65,12 +65,12 @@ def test_failed_run_leaves_the_warehouse_as_it_was(env, monkeypatch):
     db = env / "data" / "maglabels.duckdb"
     before = snapshot(db)
 
-    import warehouse.load
+    import maglabels.warehouse.load
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full (simulated)")
 
-    monkeypatch.setattr(warehouse.load, "_update_history", broken)
+    monkeypatch.setattr(maglabels.warehouse.load, "_update_history", broken)
     # a changed label would otherwise write new rows: ingest a real label under another file name
     result = CliRunner().invoke(cli, ["normalize"])
     assert result.exit_code == 1

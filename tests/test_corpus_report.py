@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from maglabels.cli import cli
-from warehouse.corpus_report import corpus_markdown, corpus_numbers
+from maglabels.warehouse.corpus_report import corpus_markdown, corpus_numbers
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from normalize.html_facts import (
+from maglabels.normalize.html_facts import (
     extract_facts,
     parse_amount,
     parse_daily_servings,
@@ -29,7 +29,7 @@ from normalize.html_facts import (
     parse_serving_size,
     split_ingredient_list,
 )
-from normalize.model import Label, LabelRow, ServingSize
+from maglabels.normalize.model import Label, LabelRow, ServingSize
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 EXPECTED = sorted(PAGES.glob("*.expected.json"))

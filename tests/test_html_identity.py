@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from normalize.product_identity import ProductIdentity, extract_identity, parse_price
+from maglabels.normalize.product_identity import ProductIdentity, extract_identity, parse_price
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 MULTI = "iherb-104996-cgn-multivitamin-two-a-day"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import normalize.sites as sites
-from normalize.sites import GENERIC, Site, for_host, register, registered_hosts
+from maglabels.normalize.sites import GENERIC, Site, for_host, register, registered_hosts
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from normalize.compounds import by_key, find_compounds
-from normalize.rowtext import read_row, split_sources
-from normalize.units import UnitProblem, compound_to_elemental, mass_unit, to_milligrams
+from maglabels.normalize.compounds import by_key, find_compounds
+from maglabels.normalize.rowtext import read_row, split_sources
+from maglabels.normalize.units import UnitProblem, compound_to_elemental, mass_unit, to_milligrams
 
 # Molar mass (g/mol) and % Mg from docs/magnesium-reference.md §1.2 (computed there by its own script).
 REFERENCE_TABLE = [
@@ -112,7 +112,7 @@ def test_row_kinds(name, kind):
     ("Magnesium 30 ppm", None), ("Calcitron 2:1 Ratio Magnesium Calcium", None),
 ])
 def test_name_claims(name, claim):
-    from normalize.audit import name_claim
+    from maglabels.normalize.audit import name_claim
 
     found = name_claim(name)
     assert (found[0] if found else None) == claim

@@ -1,7 +1,7 @@
 """The six real DSLD labels with magnesium, each checked against values derived by hand."""
 import pytest
 
-from normalize.batch import normalize_labels
+from maglabels.normalize.batch import normalize_labels
 from tests.realdata import MAGNESIUM_IDS, NO_MAGNESIUM_IDS, dsld_label
 
 # (id, mg per serving, mg/day min, mg/day max, forms, DV reference the printed %DV fits)
@@ -72,7 +72,7 @@ def test_magnesium_stearate_excipient_is_kept_as_a_row_but_never_counted(batch):
 
 
 def test_version_id_is_stable_and_content_based():
-    from normalize.magnesium import version_id
+    from maglabels.normalize.magnesium import version_id
 
     a, b = dsld_label("49495"), dsld_label("49495")
     assert version_id(a) == version_id(b)

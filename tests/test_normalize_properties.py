@@ -2,11 +2,11 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from normalize.batch import normalize_labels
-from normalize.compounds import by_key, find_compounds
-from normalize.model import Label, LabelRow, ServingSize
-from normalize.rowtext import read_row
-from normalize.units import compound_to_elemental, to_milligrams
+from maglabels.normalize.batch import normalize_labels
+from maglabels.normalize.compounds import by_key, find_compounds
+from maglabels.normalize.model import Label, LabelRow, ServingSize
+from maglabels.normalize.rowtext import read_row
+from maglabels.normalize.units import compound_to_elemental, to_milligrams
 
 amounts = st.floats(min_value=0.001, max_value=1e6, allow_nan=False, allow_infinity=False)
 units = st.sampled_from(["mg", "g", "mcg", "µg", "Gram(s)", "kg"])
@@ -17,7 +17,7 @@ def test_unit_round_trip(value, unit):
     mg, codes, _ = to_milligrams(np.array([value]), np.array([unit], dtype=object))
     back, _, _ = to_milligrams(mg, np.array(["mg"], dtype=object))
     assert codes == [None] and np.isclose(back[0], mg[0])
-    from normalize.units import Q_
+    from maglabels.normalize.units import Q_
     assert np.isclose(Q_(mg[0], "mg").to(unit if unit != "Gram(s)" else "g").magnitude, value)
 
 

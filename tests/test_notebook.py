@@ -98,7 +98,7 @@ def test_notebook_builds_the_database_offline_and_plots(kernel_env, monkeypatch)
 
 
 def test_notebook_runs_on_an_empty_warehouse(kernel_env, monkeypatch):
-    from warehouse import db as wdb
+    from maglabels.warehouse import db as wdb
 
     db = kernel_env / "empty.duckdb"
     wdb.connect(db).close()  # schema and views, no rows

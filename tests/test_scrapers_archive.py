@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scrapers.archive import Archive, ArchiveCorruptError, ArchiveRecord
+from maglabels.scrapers.archive import Archive, ArchiveCorruptError, ArchiveRecord
 
 
 def index_lines(archive: Archive) -> list[dict]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 
-from scrapers.archive import Archive
-from scrapers.files import canonical_url, ingest_html, ingest_paths
-from scrapers.replay import BUNDLED_LABELS
+from maglabels.scrapers.archive import Archive
+from maglabels.scrapers.files import canonical_url, ingest_html, ingest_paths
+from maglabels.scrapers.replay import BUNDLED_LABELS
 
 
 def test_ingest_dirs_and_files_with_broken_ones(tmp_path):

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from scrapers.http import (
+from maglabels.scrapers.http import (
     USER_AGENT,
     FetchError,
     FetchSkipped,

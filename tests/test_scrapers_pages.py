@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gzip
 
-from scrapers.archive import Archive
-from scrapers.http import RateSpec, RetryPolicy, Timeouts
-from scrapers.pages import make_pages_client, read_seed_file, scrape_pages, sitemap_urls
+from maglabels.scrapers.archive import Archive
+from maglabels.scrapers.http import RateSpec, RetryPolicy, Timeouts
+from maglabels.scrapers.pages import make_pages_client, read_seed_file, scrape_pages, sitemap_urls
 from tests.http_server import Resp, SleepRecorder, other_server, server  # noqa: F401
 
 FAST = dict(

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import warehouse
+from maglabels import warehouse
 
 BUNDLED = Path(__file__).resolve().parents[1] / "scrapers" / "bundled" / "dsld" / "labels"
 

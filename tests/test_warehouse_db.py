@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import warehouse
-from warehouse import db
-from warehouse.db import WarehouseError
+from maglabels import warehouse
+from maglabels.warehouse import db
+from maglabels.warehouse.db import WarehouseError
 
 from tests.test_warehouse_data import con, db_path, snapshot, tables  # noqa: F401  (fixtures)
 

@@ -6,8 +6,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-import warehouse
-from warehouse.export import ANALYST_VIEWS
+from maglabels import warehouse
+from maglabels.warehouse.export import ANALYST_VIEWS
 
 from tests.test_warehouse_data import (  # noqa: F401  (fixtures)
     con,

@@ -6,8 +6,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-import warehouse
-from warehouse import load as load_mod
+from maglabels import warehouse
+from maglabels.warehouse import load as load_mod
 
 from tests.test_warehouse_data import (  # noqa: F401  (fixtures)
     Batch,
@@ -347,7 +347,7 @@ def test_stats_of_chunks_add_up(con):
 
 def test_renormalising_unchanged_labels_replaces_their_derived_rows(con):
     # The same real labels normalised by "improved code": same version ids, different derived rows.
-    from normalize.batch import normalize_labels
+    from maglabels.normalize.batch import normalize_labels
     from tests.realdata import dsld_label
 
     batch = normalize_labels([dsld_label("49495"), dsld_label("246811")])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-import warehouse
+from maglabels import warehouse
 
 from tests.test_warehouse_data import (  # noqa: F401  (fixtures)
     con,

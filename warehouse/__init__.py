@@ -2,7 +2,7 @@
 
 Public API::
 
-    from warehouse import connect, load_batch, start_run, finish_run
+    from maglabels.warehouse import connect, load_batch, start_run, finish_run
     con = connect()                      # default_db_path(): $MAGLABELS_DB or <data dir>/maglabels.duckdb
     run_id = start_run(con, "maglabels scrape dsld")
     try:

@@ -12,7 +12,7 @@ SECTIONS = ("coverage", "quarantine", "ranges", "flags")
 
 
 def _sql(name: str) -> str:
-    return resources.files("warehouse").joinpath("sql", "reports", f"{name}.sql").read_text(encoding="utf-8")
+    return resources.files("maglabels.warehouse").joinpath("sql", "reports", f"{name}.sql").read_text(encoding="utf-8")
 
 
 def corpus_numbers(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:

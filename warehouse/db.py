@@ -34,6 +34,8 @@ from pathlib import Path
 
 import duckdb
 
+from ..settings import Settings
+
 __all__ = [
     "WarehouseError",
     "Migration",
@@ -45,9 +47,6 @@ __all__ = [
     "utc_now",
 ]
 
-DB_ENV = "MAGLABELS_DB"
-DATA_DIR_ENV = "MAGLABELS_DATA_DIR"
-DB_FILENAME = "maglabels.duckdb"
 
 _MIGRATION_RE = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.sql$")
 
@@ -74,15 +73,11 @@ def utc_now() -> datetime:
 
 def default_db_path() -> Path:
     """``$MAGLABELS_DB``, else ``$MAGLABELS_DATA_DIR/maglabels.duckdb``, else ``./data/maglabels.duckdb``."""
-    explicit = os.environ.get(DB_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    data_dir = os.environ.get(DATA_DIR_ENV) or "data"
-    return Path(data_dir).expanduser() / DB_FILENAME
+    return Path(Settings.load().db_path)
 
 
 def _sql_dir():
-    return resources.files("warehouse") / "sql"
+    return resources.files("maglabels.warehouse") / "sql"
 
 
 def migrations() -> list[Migration]:

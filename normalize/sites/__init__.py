@@ -9,7 +9,7 @@ Adding a site is one module in this package plus one fixture pair in `tests/fixt
 (`<name>.html.gz` and `<name>.expected.json`); nothing else changes, because every module of
 this package is imported the first time `for_host` is called::
 
-    from normalize.sites import Site, register
+    from . import Site, register
 
     @register("example.com")          # also matches www.example.com, shop.example.com
     class Example(Site):

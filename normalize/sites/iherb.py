@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from normalize.sites import Site, register
+from . import Site, register
 
 _PRODUCT_PATH = re.compile(r"/pr/(?:[^/?#]+/)?(\d+)/?$")
 

@@ -1,0 +1,102 @@
+"""Settings: read once from defaults, then the environment, then command-line options.
+
+Like Scrapy's settings, one object carries every knob; stage code takes the values it needs as
+arguments and never reads the environment itself. `Settings.load()` is the only place that
+looks at `os.environ` (the CLI calls it once; tests pass their own mapping).
+
+| setting | environment variable | default |
+|---|---|---|
+| data_dir | MAGLABELS_DATA_DIR | ./data |
+| db | MAGLABELS_DB | <data_dir>/maglabels.duckdb |
+| dsld_api_key | MAGLABELS_DSLD_API_KEY (or DSLD_API_KEY) | none |
+| dsld_base_url | MAGLABELS_DSLD_BASE_URL | https://api.ods.od.nih.gov/dsld/v9 |
+| dsld_requests_per_hour | MAGLABELS_DSLD_REQUESTS_PER_HOUR | 1,000; 10,000 with a key |
+| retry_statuses | MAGLABELS_RETRY_STATUSES (comma-separated) | 429,500,502,503,504 |
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DSLD_BASE_URL = "https://api.ods.od.nih.gov/dsld/v9"
+DSLD_REQUESTS_PER_HOUR_NO_KEY = 1000  # api.data.gov's default for keyless (DEMO_KEY-free) access
+DSLD_REQUESTS_PER_HOUR_WITH_KEY = 10000  # api.data.gov's default hourly limit for a registered key
+DEFAULT_RETRY_STATUSES = (429, 500, 502, 503, 504)
+DB_FILENAME = "maglabels.duckdb"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used (one-line message naming the variable)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    db: str | None = None  # a DuckDB file path (or a ducklake: URI); None: <data_dir>/maglabels.duckdb
+    dsld_api_key: str | None = None
+    dsld_base_url: str = DEFAULT_DSLD_BASE_URL
+    dsld_requests_per_hour: int | None = None  # None: by whether a key is set
+    retry_statuses: tuple[int, ...] = DEFAULT_RETRY_STATUSES
+
+    @property
+    def db_path(self) -> str:
+        return self.db or str(self.data_dir / DB_FILENAME)
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def requests_per_hour(self) -> int:
+        if self.dsld_requests_per_hour is not None:
+            return self.dsld_requests_per_hour
+        return DSLD_REQUESTS_PER_HOUR_WITH_KEY if self.dsld_api_key else DSLD_REQUESTS_PER_HOUR_NO_KEY
+
+    def with_options(self, **options: Any) -> Settings:
+        """These settings with command-line options applied (options given as None are ignored)."""
+        given = {k: v for k, v in options.items() if v is not None}
+        unknown = set(given) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **given)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **options: Any) -> Settings:
+        """Defaults, overridden by the environment, overridden by `options` (the CLI's)."""
+        env = os.environ if env is None else env
+
+        def get(*names: str) -> str | None:
+            for name in names:
+                value = (env.get(name) or "").strip()
+                if value:
+                    return value
+            return None
+
+        values: dict[str, Any] = {}
+        if data_dir := get("MAGLABELS_DATA_DIR"):
+            values["data_dir"] = Path(data_dir).expanduser()
+        if db := get("MAGLABELS_DB"):
+            values["db"] = db if db.startswith("ducklake:") else str(Path(db).expanduser())
+        values["dsld_api_key"] = get("MAGLABELS_DSLD_API_KEY", "DSLD_API_KEY")
+        if base := get("MAGLABELS_DSLD_BASE_URL"):
+            values["dsld_base_url"] = base.rstrip("/")
+        if rate := get("MAGLABELS_DSLD_REQUESTS_PER_HOUR"):
+            values["dsld_requests_per_hour"] = _positive_int("MAGLABELS_DSLD_REQUESTS_PER_HOUR", rate)
+        if statuses := get("MAGLABELS_RETRY_STATUSES"):
+            values["retry_statuses"] = tuple(_positive_int("MAGLABELS_RETRY_STATUSES", s)
+                                             for s in statuses.split(",") if s.strip())
+        return cls(**values).with_options(**options)
+
+
+def _positive_int(name: str, text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a whole number") from None
+    if value <= 0:
+        raise SettingsError(f"{name}={text!r} must be positive")
+    return value
