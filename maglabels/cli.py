@@ -1,7 +1,10 @@
 """The `maglabels` command: thin wiring of scrape -> archive -> normalize -> warehouse -> report.
 
-Cron-friendly: exit code 0 only on success, one clear line on stderr for expected failures
-(bad arguments, no network, unreadable database), never a traceback for those.
+Cron-friendly exit codes (also recorded as `scrape_runs.status`):
+  0 ok       every document fetched and read (quarantined rows inside good documents are findings)
+  1 failed   nothing loaded, the warehouse is as it was (one line on stderr, never a traceback)
+  2 usage    bad arguments (click's own usage errors)
+  3 partial  the run finished but some documents were lost (fetch errors, unreadable documents)
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ from .warehouse.report import range_report
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                          help="DuckDB file (default: $MAGLABELS_DB, else data/maglabels.duckdb).")
+
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 class Failure(click.ClickException):
@@ -52,11 +58,18 @@ def _load(con, command: str, records, *, extra_counts: dict | None = None) -> di
     counts.update(documents=len(records), labels=len(batch.labels), facts=len(batch.magnesium_facts),
                   quarantined=len(batch.quarantine), errors=counts.get("errors", 0) + len(problems),
                   new_versions=stats.new_versions)
-    finish_run(con, run_id, "ok", counts, None)
+    lost = counts["errors"]
+    finish_run(con, run_id, "partial" if lost else "ok", counts, f"{lost} documents lost" if lost else None)
     click.echo(f"loaded {counts['labels']} labels ({counts['new_versions']} new versions), "
                f"{len(batch.magnesium_labels)} with magnesium, {counts['quarantined']} quarantined rows "
-               f"from {counts['documents']} documents", err=True)
+               f"from {counts['documents']} documents" + (f"; {lost} documents lost" if lost else ""), err=True)
     return counts
+
+
+def _exit_for(counts: dict) -> None:
+    """Exit 3 (partial) when the run lost documents; 0 otherwise (the caller returns normally)."""
+    if counts.get("errors"):
+        click.get_current_context().exit(EXIT_PARTIAL)
 
 
 def _scrape_dsld(offline: bool, limit: int | None, query: str | None, ingredient: str):
@@ -130,8 +143,9 @@ def scrape_pages_cmd(urls, seed_file, sitemap, allow_hosts, db_path) -> None:
     if not result.records:
         raise Failure("no page fetched")
     with _connect(db_path) as con:
-        _load(con, "scrape pages", result.records,
-              extra_counts={"errors": len(result.errors), "skipped": len(result.skipped)})
+        counts = _load(con, "scrape pages", result.records,
+                       extra_counts={"errors": len(result.errors), "skipped": len(result.skipped)})
+    _exit_for(counts)
 
 
 @cli.command()
@@ -141,10 +155,11 @@ def scrape_pages_cmd(urls, seed_file, sitemap, allow_hosts, db_path) -> None:
 def ingest(paths, url, db_path) -> None:
     """Load DSLD label JSON files/directories (bulk download shape) or saved product pages."""
     with _connect(db_path) as con:
-        _ingest(con, paths, url)
+        counts = _ingest(con, paths, url)
+    _exit_for(counts)
 
 
-def _ingest(con, paths, url) -> None:
+def _ingest(con, paths, url) -> dict:
     from .scrapers.files import ingest_html, ingest_paths, is_html_path
 
     archive = pipeline.open_archive()
@@ -158,7 +173,7 @@ def _ingest(con, paths, url) -> None:
         click.echo(f"maglabels: warning: {error.path}: {error.reason}", err=True)
     if not records:
         raise Failure("nothing to ingest: " + "; ".join(f"{e.path}: {e.reason}" for e in errors[:3]))
-    _load(con, "ingest", records, extra_counts={"errors": len(errors)})
+    return _load(con, "ingest", records, extra_counts={"errors": len(errors)})
 
 
 @cli.command()
@@ -169,7 +184,8 @@ def normalize(db_path) -> None:
     if not records:
         raise Failure(f"the archive at {pipeline.data_dir() / 'archive'} holds no documents; run `maglabels scrape dsld` first")
     with _connect(db_path) as con:
-        _load(con, "normalize", records)
+        counts = _load(con, "normalize", records)
+    _exit_for(counts)
 
 
 @cli.command()
@@ -197,8 +213,9 @@ def run(offline, limit, with_corpus, db_path) -> None:
     if with_corpus:
         records += pipeline.archive_flat_corpus(pipeline.open_archive())
     with _connect(db_path) as con:
-        _load(con, "run --offline" if offline else "run", records, extra_counts={"errors": len(result.errors)})
+        counts = _load(con, "run --offline" if offline else "run", records, extra_counts={"errors": len(result.errors)})
         click.echo(range_report(con))
+    _exit_for(counts)
 
 
 @cli.command()

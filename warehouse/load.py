@@ -185,6 +185,9 @@ def start_run(con: duckdb.DuckDBPyConnection, command: str, *, now: datetime | N
     return int(run_id)
 
 
+# How a run ended (warehouse/sql/003_run_statuses.sql says what each means).
+RUN_STATUSES = ("ok", "partial", "failed", "aborted", "rate_limited")
+
 _RUN_COUNT_COLUMNS = ("documents", "labels", "new_versions", "facts", "quarantined", "errors")
 
 
@@ -197,15 +200,15 @@ def finish_run(
     *,
     now: datetime | None = None,
 ) -> None:
-    """Close a run: set status ('ok' or 'failed'), ended_at, counts and message.
+    """Close a run: set status (one of ``RUN_STATUSES``), ended_at, counts and message.
 
     ``counts`` is a ``LoadStats`` or a mapping. The keys documents, labels, new_versions, facts,
     quarantined and errors go to their columns; any other key (e.g. ``skipped``) is kept in the
     ``extra_counts`` JSON column. Counts that are not given (or None) stay as they are.
     Runs in its own transaction.
     """
-    if status not in ("ok", "failed"):
-        raise ValueError(f"status must be 'ok' or 'failed', not {status!r}")
+    if status not in RUN_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
     if counts is None:
         values: dict[str, Any] = {}
     elif isinstance(counts, LoadStats):
