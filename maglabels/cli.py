@@ -18,9 +18,11 @@ from . import pipeline
 from .warehouse import db as warehouse_db
 from .warehouse.load import finish_run, load_batch, start_run
 from .warehouse.report import range_report
+from .warehouse.session import WarehouseLocked, record_failed_run
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                         help="DuckDB file (default: $MAGLABELS_DB, else data/maglabels.duckdb).")
+                         help="DuckDB file or ducklake:sqlite:PATH / ducklake:postgres:CONNINFO "
+                              "(default: $MAGLABELS_DB, else data/maglabels.duckdb).")
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -37,9 +39,49 @@ def _progress() -> bool:
     return sys.stderr.isatty()
 
 
-def _connect(db_path: Path | None):
+class _WriteSession:
+    """``with _connect(db) as con``: a warehouse write session (warehouse/session.py): the live file
+    is never opened for writing, so analysts' read-only sessions do not stop the job. A session
+    that cannot write (lock timeout, disk full) is recorded in the pending-runs log and exits 1.
+    ``_connect(db).close()`` only checks that the target can be written (fail early)."""
+
+    def __init__(self, db_path: Path | str | None) -> None:
+        self.target = str(db_path or warehouse_db.default_db_path())
+        ctx = click.get_current_context(silent=True)
+        self.command = (ctx.command_path.partition(" ")[2] or ctx.command_path) if ctx else "maglabels"
+        self._session = None
+
+    def __enter__(self):
+        self._session = warehouse_db.write_session(self.target, command=self.command)
+        try:
+            return self._session.__enter__()
+        except WarehouseLocked as exc:
+            record_failed_run(self.target, self.command, str(exc))
+            raise Failure(str(exc)) from None
+        except warehouse_db.WarehouseError as exc:
+            raise Failure(str(exc)) from None
+
+    def __exit__(self, *exc_info) -> bool:
+        try:
+            return bool(self._session.__exit__(*exc_info))
+        except warehouse_db.WarehouseError as exc:
+            raise Failure(str(exc)) from None
+
+    def close(self) -> None:
+        try:
+            warehouse_db.check_writable(self.target)
+        except warehouse_db.WarehouseError as exc:
+            raise Failure(str(exc)) from None
+
+
+def _connect(db_path: Path | None) -> _WriteSession:
+    return _WriteSession(db_path)
+
+
+def _connect_readonly(db_path: Path | None):
+    """A read-only connection for report/export/status; a database that does not exist is an error."""
     try:
-        return warehouse_db.connect(db_path or warehouse_db.default_db_path())
+        return warehouse_db.connect(db_path or warehouse_db.default_db_path(), read_only=True)
     except warehouse_db.WarehouseError as exc:
         raise Failure(str(exc)) from None
 
@@ -195,7 +237,7 @@ def report(markdown, db_path) -> None:
     """Print the range report (products against 200-400 mg/day, the UL, flags)."""
     from .warehouse.corpus_report import corpus_markdown
 
-    with _connect(db_path) as con:
+    with _connect_readonly(db_path) as con:
         click.echo(corpus_markdown(con) if markdown else range_report(con))
 
 
@@ -221,13 +263,18 @@ def run(offline, limit, with_corpus, db_path) -> None:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Write into a folder that is not empty (replacing earlier exports).")
 @DB_OPTION
-def export(fmt, out_dir, db_path) -> None:
+def export(fmt, out_dir, force, db_path) -> None:
     """Write the analyst views as files (Parquet partitioned by source, or CSV)."""
-    from .warehouse.export import export_views
+    from .warehouse.export import ExportError, export_views
 
-    with _connect(db_path) as con:
-        for path in export_views(con, out_dir, fmt=fmt):
+    with _connect_readonly(db_path) as con:
+        try:
+            paths = export_views(con, out_dir, fmt=fmt, force=force)
+        except ExportError as exc:
+            raise Failure(str(exc)) from None
+        for path in paths:
             click.echo(str(path))
 
 

@@ -12,6 +12,8 @@ looks at `os.environ` (the CLI calls it once; tests pass their own mapping).
 | dsld_base_url | MAGLABELS_DSLD_BASE_URL | https://api.ods.od.nih.gov/dsld/v9 |
 | dsld_requests_per_hour | MAGLABELS_DSLD_REQUESTS_PER_HOUR | 1,000; 10,000 with a key |
 | retry_statuses | MAGLABELS_RETRY_STATUSES (comma-separated) | 429,500,502,503,504 |
+| lock_timeout | MAGLABELS_LOCK_TIMEOUT (seconds a writer waits for another writer) | 300 |
+| lake_data_path | MAGLABELS_LAKE_DATA_PATH (Parquet files of a DuckLake) | <catalog>.files (SQLite), <data_dir>/lake.files (PostgreSQL) |
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ DSLD_REQUESTS_PER_HOUR_NO_KEY = 1000  # api.data.gov's default for keyless (DEMO
 DSLD_REQUESTS_PER_HOUR_WITH_KEY = 10000  # api.data.gov's default hourly limit for a registered key
 DEFAULT_RETRY_STATUSES = (429, 500, 502, 503, 504)
 DB_FILENAME = "maglabels.duckdb"
+DEFAULT_LOCK_TIMEOUT = 300.0
 
 
 class SettingsError(ValueError):
@@ -41,6 +44,8 @@ class Settings:
     dsld_base_url: str = DEFAULT_DSLD_BASE_URL
     dsld_requests_per_hour: int | None = None  # None: by whether a key is set
     retry_statuses: tuple[int, ...] = DEFAULT_RETRY_STATUSES
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT  # seconds a writer waits for the warehouse's write lock
+    lake_data_path: str | None = None  # DuckLake data path; None: next to the catalog (see warehouse/lake.py)
 
     @property
     def db_path(self) -> str:
@@ -89,6 +94,15 @@ class Settings:
         if statuses := get("MAGLABELS_RETRY_STATUSES"):
             values["retry_statuses"] = tuple(_positive_int("MAGLABELS_RETRY_STATUSES", s)
                                              for s in statuses.split(",") if s.strip())
+        if timeout := get("MAGLABELS_LOCK_TIMEOUT"):
+            try:
+                values["lock_timeout"] = float(timeout)
+            except ValueError:
+                raise SettingsError(f"MAGLABELS_LOCK_TIMEOUT={timeout!r} is not a number of seconds") from None
+            if values["lock_timeout"] < 0:
+                raise SettingsError(f"MAGLABELS_LOCK_TIMEOUT={timeout!r} must not be negative")
+        if lake_data := get("MAGLABELS_LAKE_DATA_PATH"):
+            values["lake_data_path"] = str(Path(lake_data).expanduser())
         return cls(**values).with_options(**options)
 
 

@@ -35,12 +35,15 @@ from pathlib import Path
 import duckdb
 
 from ..settings import Settings
+from . import derived, lake
 
 __all__ = [
     "WarehouseError",
     "Migration",
     "default_db_path",
     "connect",
+    "write_session",
+    "check_writable",
     "migrations",
     "view_files",
     "schema_version",
@@ -134,14 +137,49 @@ def _open_error(path: str, exc: BaseException) -> WarehouseError:
     return WarehouseError(f"cannot open warehouse {path}: {why}")
 
 
-def connect(path: str | os.PathLike | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: str | os.PathLike | None = None, read_only: bool = False, *,
+            lake_data_path: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the warehouse and bring its schema and views up to date.
 
-    ``path`` defaults to ``default_db_path()``; ``":memory:"`` gives an in-memory warehouse.
-    Raises ``WarehouseError`` when the file cannot be opened as a DuckDB database.
+    ``path`` defaults to ``default_db_path()``; ``":memory:"`` gives an in-memory warehouse;
+    ``ducklake:sqlite:PATH`` / ``ducklake:postgres:CONNINFO`` a DuckLake (``lake.py``).
+    Raises ``WarehouseError`` when the target cannot be opened as a maglabels warehouse.
+    Writers should use ``write_session`` instead: it never opens the live file for writing.
     """
     target = default_db_path() if path is None else path
     target_str = str(target)
+    if lake.is_lake(target_str):
+        try:
+            settings = Settings.load()
+            lake_target = lake.parse_target(target_str, lake_data_path or settings.lake_data_path, settings.data_dir)
+            con = lake.open_lake(lake_target, read_only=read_only)
+        except lake.LakeError as exc:
+            raise WarehouseError(str(exc)) from None
+    else:
+        con = _open_file(target_str, read_only)
+    try:
+        if read_only:
+            _check_schema_current(con, target_str)
+            if not derived.is_current(con):  # written with older view files: compute them here
+                _create_views(con, temp=True)
+        else:
+            _check_ours(con, target_str)
+            applied = _migrate(con, target_str)
+            if applied or not derived.is_current(con):
+                derived.refresh(con)
+    except WarehouseError:
+        con.close()
+        raise
+    except duckdb.Error as exc:
+        con.close()
+        raise WarehouseError(f"cannot prepare warehouse {target_str}: {_one_line(exc)}") from exc
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _open_file(target_str: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     in_memory = target_str == ":memory:" or target_str.startswith(":memory:")
     if not in_memory:
         p = Path(target_str).expanduser()
@@ -156,32 +194,82 @@ def connect(path: str | os.PathLike | None = None, read_only: bool = False) -> d
                 ) from exc
         target_str = str(p)
     try:
-        con = duckdb.connect(target_str, read_only=read_only)
+        return duckdb.connect(target_str, read_only=read_only)
     except duckdb.Error as exc:
         raise _open_error(target_str, exc) from exc
+
+
+def write_session(target: str | os.PathLike | None = None, *, lock_timeout: float | None = None,
+                  command: str | None = None):
+    """Context manager: a read-write connection published atomically on clean exit (``session.py``)."""
+    from .session import write_session as session  # session imports this module
+
+    return session(target, lock_timeout=lock_timeout, command=command)
+
+
+def check_writable(target: str | os.PathLike) -> None:
+    """Fail early (``WarehouseError``) when ``target`` is not a warehouse this code may write;
+    changes nothing and takes no lock. An absent file is fine (a session creates it)."""
+    target_str = str(target)
+    if lake.is_lake(target_str) or target_str.startswith(":memory:"):
+        return
+    p = Path(target_str).expanduser()
+    if not p.exists():
+        return
+    con = _open_file(str(p), read_only=True)
     try:
-        if read_only:
-            _check_schema_current(con, target_str)
-            _create_views(con, temp=True)
-        else:
-            _migrate(con, target_str)
-            _create_views(con, temp=False)
-    except WarehouseError:
+        _check_ours(con, str(p))
+        _check_not_newer(_applied_versions(con), migrations(), str(p))
+    finally:
         con.close()
-        raise
-    except duckdb.Error as exc:
-        con.close()
-        raise WarehouseError(f"cannot prepare warehouse {target_str}: {_one_line(exc)}") from exc
-    except BaseException:
-        con.close()
-        raise
-    return con
+
+
+def _user_objects(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Tables, views and sequences of the default database (what another program may have left)."""
+    rows = con.execute(
+        """
+        SELECT schema_name || '.' || table_name FROM duckdb_tables()
+        WHERE database_name = current_database() AND NOT temporary
+        UNION ALL
+        SELECT schema_name || '.' || view_name FROM duckdb_views()
+        WHERE database_name = current_database() AND NOT internal AND NOT temporary
+        UNION ALL
+        SELECT schema_name || '.' || sequence_name FROM duckdb_sequences()
+        WHERE database_name = current_database() AND NOT temporary
+        """
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def _check_ours(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """Refuse, before any change, a database some other program made."""
+    if not _migrations_table_exists(con):
+        objects = _user_objects(con)
+        if objects:
+            raise WarehouseError(
+                f"cannot open warehouse {path}: not a maglabels warehouse (it holds {', '.join(objects[:3])}"
+                f"{' ...' if len(objects) > 3 else ''} but no schema_migrations); refusing to change it"
+            )
+        return
+    cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'schema_migrations'").fetchall()}
+    if not {"version", "name", "checksum", "applied_at"} <= cols:
+        raise WarehouseError(f"cannot open warehouse {path}: its schema_migrations is not maglabels' "
+                             f"(columns {sorted(cols)}); refusing to change it")
+    known = {m.version: m.name for m in migrations()}
+    for version, name in con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall():
+        if int(version) in known and known[int(version)] != name:
+            raise WarehouseError(
+                f"cannot open warehouse {path}: not a maglabels warehouse (migration {version} is {name!r} "
+                f"there, {known[int(version)]!r} here); refusing to change it"
+            )
 
 
 def _migrations_table_exists(con: duckdb.DuckDBPyConnection) -> bool:
     row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE schema_name = 'main' AND table_name = 'schema_migrations' AND NOT temporary"
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'schema_migrations' AND NOT temporary"
     ).fetchone()
     return bool(row and row[0])
 
@@ -207,35 +295,40 @@ def _check_not_newer(applied: set[int], known: list[Migration], path: str) -> No
         )
 
 
-def _migrate(con: duckdb.DuckDBPyConnection, path: str) -> None:
-    known = migrations()
-    con.execute(
-        """
-        CREATE TABLE IF NOT EXISTS schema_migrations (
-            version    INTEGER PRIMARY KEY,
-            name       VARCHAR NOT NULL,
-            checksum   VARCHAR NOT NULL,
-            applied_at TIMESTAMP NOT NULL
-        )
-        """
+_LEDGER_SQL = """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    INTEGER PRIMARY KEY,
+        name       VARCHAR NOT NULL,
+        checksum   VARCHAR NOT NULL,
+        applied_at TIMESTAMP NOT NULL
     )
+"""
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
+    """Apply pending migrations, each with its ledger row in one transaction; return how many."""
+    known = migrations()
     applied = _applied_versions(con)
     _check_not_newer(applied, known, path)
+    on_lake = lake.is_lake_connection(con)
+    count = 0
     for mig in known:
         if mig.version in applied:
             continue
         con.begin()
         try:
+            con.execute(lake.portable_sql(_LEDGER_SQL) if on_lake else _LEDGER_SQL)
             # re-check inside the transaction: another connection of this process may have won
             done = con.execute(
                 "SELECT count(*) FROM schema_migrations WHERE version = ?", [mig.version]
             ).fetchone()[0]
             if not done:
-                con.execute(mig.sql)
+                con.execute(lake.portable_sql(mig.sql) if on_lake else mig.sql)
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
                     [mig.version, mig.name, mig.checksum, utc_now()],
                 )
+                count += 1
             con.commit()
         except BaseException as exc:
             con.rollback()
@@ -244,6 +337,7 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: str) -> None:
                     f"migration {mig.version:03d}_{mig.name} failed on {path}: {_one_line(exc)}"
                 ) from exc
             raise
+    return count
 
 
 def _check_schema_current(con: duckdb.DuckDBPyConnection, path: str) -> None:
@@ -261,20 +355,13 @@ def _check_schema_current(con: duckdb.DuckDBPyConnection, path: str) -> None:
 _CREATE_VIEW_RE = re.compile(r"\bCREATE\s+OR\s+REPLACE\s+VIEW\b", re.IGNORECASE)
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, *, temp: bool) -> None:
-    files = view_files()
-    if temp:
-        for _, sql in files:
-            con.execute(_CREATE_VIEW_RE.sub("CREATE OR REPLACE TEMP VIEW", sql))
-        return
-    con.begin()
-    try:
-        for name, sql in files:
+def _create_views(con: duckdb.DuckDBPyConnection, *, temp: bool = True) -> None:
+    """The view files as TEMP views (read-only connections whose stored views are out of date)."""
+    for name, sql in view_files():
+        for statement in lake.split_statements(sql):
+            if re.match(r"\s*COMMENT\b", statement, re.IGNORECASE):
+                continue  # comments belong to the stored views; a read-only database cannot take them
             try:
-                con.execute(sql)
+                con.execute(_CREATE_VIEW_RE.sub("CREATE OR REPLACE TEMP VIEW", statement))
             except duckdb.Error as exc:
                 raise WarehouseError(f"view file {name} failed: {_one_line(exc)}") from exc
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise

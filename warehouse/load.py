@@ -41,7 +41,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from . import derived
 from .db import utc_now
+from .lake import is_lake_connection
 
 __all__ = [
     "BatchLike",
@@ -50,6 +52,7 @@ __all__ = [
     "load_batch",
     "start_run",
     "finish_run",
+    "insert_run",
 ]
 
 
@@ -169,15 +172,25 @@ def _naive_utc(now: datetime | None) -> datetime:
     return now
 
 
+def insert_run(con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> int:
+    """Insert one scrape_runs row (caller's transaction); run_id from the sequence, or on DuckLake
+    (no sequences, no RETURNING) max + 1 (its writers are serialised by the session lock)."""
+    cols = [c for c, v in values.items() if v is not None]
+    params = [json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for c, v in values.items() if v is not None]
+    names = ", ".join(_q(c) for c in cols)
+    marks = ", ".join("?" for _ in cols)
+    if is_lake_connection(con):
+        run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM scrape_runs").fetchone()[0])
+        con.execute(f"INSERT INTO scrape_runs (run_id, {names}) VALUES (?, {marks})", [run_id, *params])
+        return run_id
+    return int(con.execute(f"INSERT INTO scrape_runs ({names}) VALUES ({marks}) RETURNING run_id", params).fetchone()[0])
+
+
 def start_run(con: duckdb.DuckDBPyConnection, command: str, *, now: datetime | None = None) -> int:
     """Record a new run (status 'running') in its own transaction; return its run_id."""
     con.begin()
     try:
-        run_id = con.execute(
-            "INSERT INTO scrape_runs (command, started_at, status) VALUES (?, ?, 'running') "
-            "RETURNING run_id",
-            [command, _naive_utc(now)],
-        ).fetchone()[0]
+        run_id = insert_run(con, {"command": command, "started_at": _naive_utc(now), "status": "running"})
         con.commit()
     except BaseException:
         _rollback_quietly(con)
@@ -343,8 +356,8 @@ def _frame_to_arrow(
 
 def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
         [table],
     ).fetchall()
     if not rows:
@@ -575,6 +588,7 @@ def load_batch(
                 _load_documents(con, views["_documents"], int(run_id), stats)
             _load_content(con, views, columns, stats)
             _update_history(con, views.get("labels"), int(run_id), now, stats)
+            derived.after_load(con)  # analyst views' stored tables, in the same transaction
             con.commit()
         except BaseException:
             _rollback_quietly(con)
