@@ -13,7 +13,8 @@ What differs from a DuckDB file (DuckLake 1.5 has no constraints, sequences, ind
 INSERT ... RETURNING): migrations are run through ``portable_sql`` (PRIMARY KEY, UNIQUE, CHECK,
 sequence defaults, CREATE SEQUENCE and CREATE INDEX are dropped; the load code never relied on
 them: it anti-joins on natural keys), run ids are ``max(run_id) + 1``, and column comments
-cannot be put on views (they go on the derived tables behind the views instead).
+cannot be put on views (they go on the derived tables behind the views instead). Data inlining
+is off (``DATA_INLINING_ROW_LIMIT 0``): it reserves the column name ``row_id``, which our tables use.
 """
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def open_lake(lake: LakeTarget, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     try:
         con.execute(f"LOAD {_lit(str(extension_path('ducklake')))}")
         con.execute(f"LOAD {_lit(str(extension_path(lake.kind + '_scanner')))}")
-        options = [f"DATA_PATH {_lit(lake.data_path.rstrip('/') + '/')}"]
+        # inlining small inserts into the catalog reserves the column name row_id (ours since 002)
+        options = [f"DATA_PATH {_lit(lake.data_path.rstrip('/') + '/')}", "DATA_INLINING_ROW_LIMIT 0"]
         if read_only:
             options.append("READ_ONLY")
         con.execute(f"ATTACH {_lit(lake.attach_uri)} AS {ALIAS} ({', '.join(options)})")
