@@ -32,13 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_normalize import parse_documents, read_documents  # noqa: E402
 from maglabels.normalize.batch import normalize_labels  # noqa: E402
 from maglabels.warehouse import session  # noqa: E402
 from maglabels.warehouse.db import view_files, write_session  # noqa: E402
 from maglabels.warehouse.export import ANALYST_VIEWS  # noqa: E402
 from maglabels.warehouse.lake import split_statements  # noqa: E402
 from maglabels.warehouse.load import finish_run, load_batch, start_run  # noqa: E402
+
+from benchmarks.bench_normalize import parse_documents, read_documents  # noqa: E402
 
 FRAMES = ("labels", "magnesium_labels", "label_flags", "quarantine")
 

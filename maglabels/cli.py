@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import click
@@ -49,12 +50,12 @@ class _WriteSession:
         self.target = str(db_path or warehouse_db.default_db_path())
         ctx = click.get_current_context(silent=True)
         self.command = (ctx.command_path.partition(" ")[2] or ctx.command_path) if ctx else "maglabels"
-        self._session = None
+        self._session: AbstractContextManager | None = None
 
     def __enter__(self):
-        self._session = warehouse_db.write_session(self.target, command=self.command)
+        session = self._session = warehouse_db.write_session(self.target, command=self.command)
         try:
-            return self._session.__enter__()
+            return session.__enter__()
         except WarehouseLocked as exc:
             record_failed_run(self.target, self.command, str(exc))
             raise Failure(str(exc)) from None
@@ -62,6 +63,7 @@ class _WriteSession:
             raise Failure(str(exc)) from None
 
     def __exit__(self, *exc_info) -> bool:
+        assert self._session is not None, "__exit__ without __enter__"
         try:
             return bool(self._session.__exit__(*exc_info))
         except warehouse_db.WarehouseError as exc:

@@ -5,11 +5,10 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
-from maglabels import warehouse
 from maglabels.warehouse import db, derived
 from maglabels.warehouse.export import ANALYST_VIEWS, export_views
 
+from maglabels import warehouse
 from tests.test_warehouse_views import load, real_specs
 
 

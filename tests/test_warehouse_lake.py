@@ -13,7 +13,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from maglabels.warehouse import db, lake
 from maglabels.warehouse.export import ANALYST_VIEWS
 
@@ -68,7 +67,7 @@ def test_sqlite_catalog_two_readers_while_one_loads(tmp_path):
         for r in readers:
             if r.poll() is None:
                 r.kill()
-    for r, (out, err) in zip(readers, outputs):
+    for r, (out, err) in zip(readers, outputs, strict=True):
         assert r.returncode == 0, err
         seen = [tuple(int(x) for x in pair.split(":")) for pair in out.split()]
         assert seen, "the reader read nothing"

@@ -13,11 +13,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from filelock import FileLock
-
-from maglabels.cli import cli
 from maglabels.warehouse import db, session
 from maglabels.warehouse.db import WarehouseError
 from maglabels.warehouse.load import finish_run, start_run
+
+from maglabels.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

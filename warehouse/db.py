@@ -28,7 +28,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -71,7 +71,7 @@ class Migration:
 
 def utc_now() -> datetime:
     """Naive UTC timestamp (all warehouse TIMESTAMP columns are UTC)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def default_db_path() -> Path:
@@ -321,7 +321,7 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
             # re-check inside the transaction: another connection of this process may have won
             done = con.execute(
                 "SELECT count(*) FROM schema_migrations WHERE version = ?", [mig.version]
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             if not done:
                 con.execute(lake.portable_sql(mig.sql) if on_lake else mig.sql)
                 con.execute(

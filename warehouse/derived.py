@@ -139,7 +139,7 @@ def is_current(con: duckdb.DuckDBPyConnection) -> bool:
     """The stored derived tables were built from the view files of this code."""
     exists = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = 'refresh_state'", [DERIVED_SCHEMA]).fetchone()[0]
+        "AND schema_name = ? AND table_name = 'refresh_state'", [DERIVED_SCHEMA]).fetchall()[0][0]
     if not exists:
         return False
     row = con.execute(f"SELECT views_checksum FROM {DERIVED_SCHEMA}.refresh_state").fetchone()

@@ -122,7 +122,7 @@ def _partitioned(con: duckdb.DuckDBPyConnection, query: str, target_dir: Path) -
     empty = target_dir / "empty.parquet"
     empty.unlink(missing_ok=True)
     target_dir.mkdir(parents=True, exist_ok=True)
-    if not con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]:
+    if not con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]:
         con.execute(f"COPY ({query}) TO {_lit(empty)} (FORMAT parquet)")
         return [empty]
     con.execute(

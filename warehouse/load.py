@@ -7,9 +7,11 @@ exception re-raised, so the caller can record the run as failed with ``finish_ru
 
 Idempotency
     * Content (labels, ingredient_rows, magnesium_facts, magnesium_labels, label_flags,
-      quarantine) is immutable per label version: a row whose natural key (see
-      ``CONTENT_TABLES``) is already stored is not inserted again, and duplicates inside one
-      batch are inserted once. Re-loading the same batch therefore inserts nothing.
+      quarantine) is stored per label version. A load first DELETEs the stored rows of every
+      label version its batch carries (``_replace_versions``), then inserts the batch's rows, so
+      re-normalising an unchanged label with improved code replaces its derived rows, and
+      re-loading the same batch leaves the same rows (no duplicates). Inside one batch, rows
+      with the same natural key (see ``CONTENT_TABLES``) are inserted once (the first one).
     * History (``label_versions``), per (source, source_id) in the batch:
         - current version == incoming version: only ``last_seen_run_id`` is bumped;
         - current version differs: it is closed (``valid_to = now``) and the incoming version
@@ -22,6 +24,11 @@ Idempotency
       content only and counted in ``LoadStats.superseded_in_batch``.
     * Raw documents: ``raw_documents`` one row per sha256; ``raw_fetches`` one row per
       (sha256, url, fetched_at).
+
+Derived tables
+    The analyst views read stored tables (``derived.py``); ``derived.after_load`` refreshes them
+    inside the same transaction (or, in a file ``write_session``, once before publishing), so a
+    reader never sees label tables and views disagree.
 
 Column types are taken from the tables themselves (the SQL files are the only schema
 definition); a frame missing a required column is rejected before anything is written.
@@ -180,10 +187,10 @@ def insert_run(con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> int
     names = ", ".join(_q(c) for c in cols)
     marks = ", ".join("?" for _ in cols)
     if is_lake_connection(con):
-        run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM scrape_runs").fetchone()[0])
+        run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM scrape_runs").fetchall()[0][0])
         con.execute(f"INSERT INTO scrape_runs (run_id, {names}) VALUES (?, {marks})", [run_id, *params])
         return run_id
-    return int(con.execute(f"INSERT INTO scrape_runs ({names}) VALUES ({marks}) RETURNING run_id", params).fetchone()[0])
+    return int(con.execute(f"INSERT INTO scrape_runs ({names}) VALUES ({marks}) RETURNING run_id", params).fetchall()[0][0])
 
 
 def start_run(con: duckdb.DuckDBPyConnection, command: str, *, now: datetime | None = None) -> int:
@@ -242,7 +249,7 @@ def finish_run(
     try:
         updated = con.execute(
             f"UPDATE scrape_runs SET {', '.join(sets)} WHERE run_id = ?", [*params, int(run_id)]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not updated:
             raise ValueError(f"no scrape run with run_id {run_id}")
         con.commit()
@@ -289,7 +296,7 @@ def _arrow_column(series: pd.Series, duck_type: str, where: str) -> pa.Array:
             try:
                 return pa.array(series, type=pa.list_(pa.string()), from_pandas=True)
             except _ARROW_ERRORS:
-                def as_list(v: Any) -> list[str] | None:
+                def as_list(v: Any) -> list[str | None] | None:
                     if isinstance(v, (str, bytes)):
                         raise TypeError(f"expected a list of strings, got the string {v!r}")
                     if not isinstance(v, (list, tuple, np.ndarray, pd.Series)) and _is_null_scalar(v):
@@ -395,7 +402,7 @@ def _insert_new(
         WHERE i._wh_rn = 1
           AND NOT EXISTS (SELECT 1 FROM {_q(table)} AS t WHERE {match})
     """
-    return int(con.execute(sql).fetchone()[0])
+    return int(con.execute(sql).fetchall()[0][0])
 
 
 def _incoming_sql(view: str) -> str:
@@ -425,7 +432,7 @@ def _load_documents(con, view: str, run_id: int, stats: LoadStats) -> None:
             GROUP BY i.sha256
             """,
             [run_id],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
     stats.fetches = int(
         con.execute(
@@ -444,7 +451,7 @@ def _load_documents(con, view: str, run_id: int, stats: LoadStats) -> None:
               )
             """,
             [run_id],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 
@@ -462,7 +469,7 @@ def _replace_versions(con, labels_view: str | None) -> dict[str, int]:
             WHERE EXISTS (SELECT 1 FROM {_q(labels_view)} AS i
                           WHERE t.source = CAST(i.source AS VARCHAR) AND t.source_id = CAST(i.source_id AS VARCHAR)
                             AND t.version_id = CAST(i.version_id AS VARCHAR))
-        """).fetchone()[0])
+        """).fetchall()[0][0])
     return deleted
 
 
@@ -497,7 +504,7 @@ def _update_history(con, labels_view: str | None, run_id: int, now: datetime, st
               AND lv.version_id <> i.version_id
             """,
             [now],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
     # 2. open a period for every label that now has no current version
     stats.new_versions = int(
@@ -513,7 +520,7 @@ def _update_history(con, labels_view: str | None, run_id: int, now: datetime, st
             )
             """,
             [now, run_id, run_id],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
     # 3. every incoming version is now current: record that this run saw it
     seen = int(
@@ -526,7 +533,7 @@ def _update_history(con, labels_view: str | None, run_id: int, now: datetime, st
               AND lv.version_id = i.version_id
             """,
             [run_id],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
     stats.unchanged_versions = seen - stats.new_versions
 
@@ -557,7 +564,7 @@ def load_batch(
     missing_attrs = [a for a in CONTENT_TABLES if not hasattr(batch, a)]
     if missing_attrs:
         raise TypeError(f"batch has no attribute(s) {missing_attrs}")
-    exists = con.execute("SELECT count(*) FROM scrape_runs WHERE run_id = ?", [int(run_id)]).fetchone()[0]
+    exists = con.execute("SELECT count(*) FROM scrape_runs WHERE run_id = ?", [int(run_id)]).fetchall()[0][0]
     if not exists:
         raise ValueError(f"no scrape run with run_id {run_id}; call start_run() first")
 

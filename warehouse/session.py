@@ -127,7 +127,7 @@ def _session_runs(con: duckdb.DuckDBPyConnection, after: int, exc: BaseException
     message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     runs = []
     for row in rows:
-        run = dict(zip(_RUN_FIELDS, row))
+        run = dict(zip(_RUN_FIELDS, row, strict=True))
         if run["status"] == "running":
             run.update(status="failed", ended_at=utc_now(), message=f"{type(exc).__name__}: {message}")
         runs.append(run)
@@ -135,7 +135,7 @@ def _session_runs(con: duckdb.DuckDBPyConnection, after: int, exc: BaseException
 
 
 def _max_run_id(con: duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute("SELECT coalesce(max(run_id), 0) FROM scrape_runs").fetchone()[0])
+    return int(con.execute("SELECT coalesce(max(run_id), 0) FROM scrape_runs").fetchall()[0][0])
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 -- Content tables hold exactly the NormalizedBatch frames (docs/ARCHITECTURE.md). A label
 -- version is identified by (source, source_id, version_id): version_id is a hash of the label
 -- content, and keeping source/source_id in the key means two products whose labels happen to
--- hash alike can never be merged. Content is immutable: a version that is already stored is
--- never re-inserted or updated (loads anti-join on the natural keys noted per table).
+-- hash alike can never be merged. A load replaces the stored rows of the versions it carries
+-- (delete, then insert), so re-normalising with improved code replaces derived rows; inside one
+-- batch, rows with the same natural key (noted per table) are inserted once.
 -- List columns are LIST(VARCHAR) (VARCHAR[]).
 
 CREATE TABLE labels (
