@@ -130,9 +130,17 @@ def test_disk_full_during_copy_is_an_error_and_changes_nothing(tmp_path, monkeyp
 
     monkeypatch.setattr(session.shutil, "copyfile", full)
     with pytest.raises(WarehouseError, match="No space left"):
-        with db.write_session(dbfile):
+        with db.write_session(dbfile, command="run"):
             pass
     assert dbfile.read_bytes() == before
+    monkeypatch.undo()
+    assert "No space left" in session.pending_log_path(str(dbfile)).read_text()
+    with db.write_session(dbfile):  # the next session that publishes records it
+        pass
+    con = duckdb.connect(str(dbfile), read_only=True)
+    assert con.execute("SELECT command, status FROM scrape_runs ORDER BY run_id").fetchall() == [
+        ("first", "ok"), ("run", "failed")]
+    con.close()
 
 
 def test_read_only_commands_refuse_a_missing_database(env):
@@ -187,3 +195,19 @@ def test_registry_duckdb_cli_opens_the_warehouse(env):
     assert expected[0] > 0
     numbers = [int(line) for line in out.stdout.split() if line.isdigit()]
     assert numbers == expected
+
+
+def test_a_failing_migration_leaves_neither_its_changes_nor_its_ledger_row(tmp_path, monkeypatch):
+    path = tmp_path / "m.duckdb"
+    db.connect(path).close()
+    bad = db.Migration(999, "half_done", "CREATE TABLE half (a INTEGER); SELECT * FROM no_such_table;")
+    known = db.migrations()
+    monkeypatch.setattr(db, "migrations", lambda: [*known, bad])
+    with pytest.raises(WarehouseError, match="migration 999_half_done failed"):
+        db.connect(path)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'half'").fetchone() == (0,)
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == known[-1].version
+    finally:
+        con.close()

@@ -129,7 +129,8 @@ def _open_error(path: str, exc: BaseException) -> WarehouseError:
     elif "is a directory" in low:
         why = "is a directory, not a database file"
     elif "version" in low and ("storage" in low or "serializ" in low):
-        why = f"written by an incompatible DuckDB version ({msg})"
+        why = (f"written by an incompatible DuckDB version ({msg}); this maglabels uses duckdb "
+               f"{duckdb.__version__}: rebuild the warehouse from the archive with `maglabels normalize --db NEW_FILE`")
     elif "no such file" in low or "does not exist" in low:
         why = "does not exist"
     else:

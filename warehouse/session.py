@@ -236,7 +236,11 @@ def _file_session(live: Path, timeout: float, command: str | None) -> Iterator[d
         raise WarehouseLocked(f"cannot write warehouse {live}: another writer held {lock.lock_file} "
                               f"for more than {timeout:g} s") from None
     try:
-        work = _copy(live)
+        try:
+            work = _copy(live)
+        except WarehouseError as exc:  # e.g. disk full: nothing written; keep the run in the log
+            _append_pending(str(live), _no_run(command, exc))
+            raise
         claimed = _claim_pending(str(live))
         try:
             con = connect(work)
