@@ -130,3 +130,11 @@ def test_empty_exports_carry_their_schema(tmp_path):
     assert list(pd.read_csv(tmp_path / "csv" / "magnesium_daily.csv").columns) == want
     with pytest.raises(ValueError, match="not empty"):
         export_views(duckdb.connect(), tmp_path / "pq", views=[])
+
+
+def test_bench_views_smoke(capsys):
+    from benchmarks.bench_views import main
+
+    r = main(["--labels", "1500", "--repeat", "1"])
+    assert r["labels"] >= 1500 and r["views"]["magnesium_daily"]["rows"] > 1000
+    assert "view/table" in capsys.readouterr().out
