@@ -110,7 +110,8 @@ def _nightly(command: str, *, offline, limit, base_url, requests_per_hour, max_r
         requests_per_hour=settings.requests_per_hour, max_requests=max_requests, max_minutes=max_minutes,
         refresh_days=settings.dsld_refresh_days, full_discovery_days=settings.dsld_full_discovery_days,
         page_size=settings.dsld_page_size, window=settings.dsld_result_window,
-        query=query or "*", ingredient=ingredient, limit=limit, with_corpus=with_corpus)
+        query=query or "*", ingredient=ingredient, limit=limit, with_corpus=with_corpus,
+        retry_statuses=settings.retry_statuses)
     _connect(Path(settings.db_path)).close()  # fail early on an unreadable database, before any network work
     try:
         report = nightly.run_nightly(opts, db_path=settings.db_path, data_dir=settings.data_dir,

@@ -49,7 +49,7 @@ from .scrapers.dsld import (
     utc_now,
     walk_search,
 )
-from .scrapers.http import QuotaExhausted
+from .scrapers.http import QuotaExhausted, RetryPolicy
 from .scrapers.replay import make_client
 from .warehouse import db as warehouse_db
 from .warehouse.load import finish_run, load_batch, start_run
@@ -85,6 +85,7 @@ class NightlyOptions:
     flush_every: int = 100
     flush_seconds: float = 30.0
     progress_every: float = 60.0
+    retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
 
 
 @dataclass
@@ -292,7 +293,8 @@ def run_nightly(opts: NightlyOptions, *, db_path: str, data_dir: Path, archive: 
                            page_size=opts.page_size, window=opts.window)
         flusher = _Flusher(db_path, run_id, opts.flush_every, opts.flush_seconds)
         with make_client(opts.offline, api_key=opts.api_key, base_url=opts.base_url,
-                         requests_per_hour=opts.requests_per_hour) as client:
+                         requests_per_hour=opts.requests_per_hour,
+                         retry=RetryPolicy(statuses=opts.retry_statuses)) as client:
             deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes else None
             client.deadline = deadline
             budget = Budget(client, max_requests=opts.max_requests, deadline=deadline)
