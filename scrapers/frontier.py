@@ -64,7 +64,8 @@ def known_ids(con) -> set[int]:
 def record_outcomes(con, outcomes: Iterable[Outcome], *, only_newer: bool = False) -> None:
     """Store fetch results (ids not yet in the frontier are added).
 
-    ``only_newer``: skip outcomes not newer than what the frontier has (archive reconciliation).
+    ``only_newer`` (archive reconciliation): only good outcomes newer than the frontier's last
+    fetch that bring content the frontier does not have (a killed run's unrecorded fetches).
     """
     rows = list(outcomes)
     if not rows:
@@ -76,7 +77,8 @@ def record_outcomes(con, outcomes: Iterable[Outcome], *, only_newer: bool = Fals
         "content_hash": pd.Series([o.content_hash for o in rows], dtype="object"),
         "error": pd.Series([o.error for o in rows], dtype="object"),
     })
-    newer = "AND (f.last_fetched_at IS NULL OR o.fetched_at > f.last_fetched_at)" if only_newer else ""
+    newer = ("AND (f.last_fetched_at IS NULL OR o.fetched_at > f.last_fetched_at) "
+             "AND f.content_hash IS DISTINCT FROM o.content_hash") if only_newer else ""
     base_s = RETRY_BASE.total_seconds()
     cap_s = RETRY_CAP.total_seconds()
     _frame(con, "_outcomes", df)

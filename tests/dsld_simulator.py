@@ -4,7 +4,7 @@ Serves REAL labels (tests/fixtures/dsld_sim/labels.jsonl.gz, a subset of the fla
 corpus; see SOURCES.md there) rebuilt in v9 label shape by ``to_v9``, with:
 - ``search-filter``: ``q``, ``ingredient_name``, ``status``, ``product_type`` (LanguaL code),
   ``sort_by=entryDate``/``sort_order``, ``from``/``size``, ``stats.count``; a result window
-  (``from + size`` past it answers 400, as Elasticsearch does); optional bad hits, a search
+  (``from + size`` past it answers 400, as Elasticsearch does); optional bad documents (invalid ``_id``) at the head of the unpartitioned search, a search
   that ignores ``from``, a too-low ``stats.count``;
 - ``label/{id}``: the label, 404 for unknown ids, and poison labels (500, malformed JSON with
   200, empty body with 200, another label's id);
@@ -158,6 +158,7 @@ class DsldSimulator:
         self.throttle_next = 0  # the next this-many requests answer 429 (then normal again)
         self.retry_after = "1"  # seconds, or "date:<seconds>" for an HTTP-date that far ahead
         self.hits: Counter[str] = Counter()
+        self.label_hits: Counter[str] = Counter()  # label/<id> requests per id
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -215,6 +216,8 @@ class DsldSimulator:
         if kind == "search":
             return self._search({k: v[-1] for k, v in parse_qs(url.query).items()})
         if kind == "label":
+            with self._lock:
+                self.label_hits[route[len("label/"):]] += 1
             return self._label(route[len("label/"):])
         return 404, {}, b'{"error": "no route"}'
 
@@ -247,11 +250,11 @@ class DsldSimulator:
             matches.sort(key=lambda lab: (lab["entryDate"] or "", lab["id"]), reverse=q.get("sort_order") == "desc")
         if self.ignore_from:
             start = 0
-        hits = [{"_index": "sim", "_id": str(lab["id"]), "_source": {"id": lab["id"], "fullName": lab["fullName"],
-                 "entryDate": lab["entryDate"]}} for lab in matches[start:start + size]]
-        if start == 0:
-            hits = [{"_id": bad, "_source": {}} for bad in self.bad_hits] + hits
-        return self._json(200, {"hits": hits, "stats": {"count": len(matches) + self.count_offset}})
+        docs = [{"_index": "sim", "_id": str(lab["id"]), "_source": {"id": lab["id"], "fullName": lab["fullName"],
+                 "entryDate": lab["entryDate"]}} for lab in matches]
+        if not q.get("product_type"):  # bad documents head the unpartitioned search (and its count)
+            docs = [{"_index": "sim", "_id": bad, "_source": {}} for bad in self.bad_hits] + docs
+        return self._json(200, {"hits": docs[start:start + size], "stats": {"count": len(docs) + self.count_offset}})
 
     def _label(self, raw: str) -> tuple[int, dict, bytes]:
         if not raw.isdigit() or int(raw) not in self.labels:
