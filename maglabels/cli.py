@@ -210,20 +210,54 @@ def ingest(paths, url, db_path) -> None:
 
 
 def _ingest(con, paths, url) -> dict:
+    from .scrapers.dsld_bulk import is_zip_path
     from .scrapers.files import ingest_html, ingest_paths, is_html_path
 
     archive = pipeline.open_archive()
     html = [p for p in paths if is_html_path(p)]
-    other = [p for p in paths if p not in html]
+    zips = [p for p in paths if is_zip_path(p)]
+    other = [p for p in paths if p not in html and p not in zips]
     records, errors = ingest_paths(other, archive) if other else ([], [])
     if html:
         page_records, page_errors = ingest_html(html, archive, url=url)
         records, errors = records + page_records, errors + page_errors
+    bulk = _ingest_zips(zips, archive, errors)
+    records += [record for _, record in bulk]
     for error in errors:
         click.echo(f"maglabels: warning: {error.path}: {error.reason}", err=True)
     if not records:
         raise Failure("nothing to ingest: " + "; ".join(f"{e.path}: {e.reason}" for e in errors[:3]))
-    return _load(con, "ingest", records, extra_counts={"errors": len(errors)})
+    counts = _load(con, "ingest", records, extra_counts={"errors": len(errors)})
+    if bulk:
+        _bulk_into_frontier(con, bulk)
+    return counts
+
+
+def _ingest_zips(zips, archive, errors: list) -> list:
+    """The DSLD full-database download (zip of label JSON), streamed member by member."""
+    from .scrapers.dsld_bulk import BulkProblem, archive_zip_labels
+    from .scrapers.files import IngestError
+
+    bulk = []
+    for path in zips:
+        problems: list[BulkProblem] = []
+        bulk += list(archive_zip_labels(path, archive, problems=problems))
+        errors += [IngestError(f"{path}!/{p.member}", p.reason) for p in problems]
+    return bulk
+
+
+def _bulk_into_frontier(con, bulk) -> None:
+    """Bulk-loaded labels enter the crawl frontier as fetched and loaded: the crawl refreshes them."""
+    from datetime import datetime
+
+    from .scrapers import frontier
+
+    outcomes = [frontier.Outcome(lid, datetime.fromisoformat(r.fetched_at).replace(tzinfo=None), content_hash=r.sha256)
+                for lid, r in bulk]
+    con.begin()
+    frontier.record_outcomes(con, outcomes)
+    frontier.mark_loaded(con, {o.label_id: o.content_hash for o in outcomes})
+    con.commit()
 
 
 @cli.command()

@@ -318,3 +318,32 @@ def test_frontier_backoff_then_gives_up(tmp_path):
     assert nxt[1] == "gave_up" and 5 not in frontier.work_queue(con, now + timedelta(days=60), refresh_days=30)
     assert frontier.work_queue(con, now, refresh_days=30) == [6]
     con.close()
+
+
+def test_bulk_zip_streams_labels_into_the_warehouse_and_the_frontier(tmp_path, monkeypatch):
+    import zipfile
+
+    from maglabels.scrapers.dsld_bulk import BulkLabel, BulkProblem, iter_zip_labels
+    from tests.realdata import LABEL_DIR
+
+    zpath = tmp_path / "DSLD-full-database-JSON.zip"
+    real = sorted(LABEL_DIR.glob("*.json"))
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, path in enumerate(real):
+            zf.write(path, f"labels/part{i % 2}/{path.name}")
+        zf.writestr("labels/broken.json", '{"id": 5, "ingredientRows": [')
+        zf.writestr("labels/evil.json", '{"id": "../../x", "ingredientRows": []}')
+        zf.writestr("README.txt", "not a label")
+    items = list(iter_zip_labels(zpath))
+    assert sorted(i.label_id for i in items if isinstance(i, BulkLabel)) == sorted(int(p.stem) for p in real)
+    assert sorted(i.member for i in items if isinstance(i, BulkProblem)) == ["labels/broken.json", "labels/evil.json"]
+    assert list(iter_zip_labels(zpath, max_member_bytes=10))[0].reason.startswith("member of")
+
+    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MAGLABELS_DB", raising=False)
+    result = CliRunner().invoke(cli, ["ingest", str(zpath)])
+    assert result.exit_code == 3, result.output  # two members lost
+    db = tmp_path / "data" / "maglabels.duckdb"
+    assert loaded_ids(db) == {p.stem for p in real}
+    info = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)
+    assert info["discovered"] == info["fetched"] == info["loaded"] == len(real) and info["pending"] == 0
