@@ -111,7 +111,7 @@ def _nightly(command: str, *, offline, limit, base_url, requests_per_hour, max_r
         refresh_days=settings.dsld_refresh_days, full_discovery_days=settings.dsld_full_discovery_days,
         page_size=settings.dsld_page_size, window=settings.dsld_result_window,
         query=query or "*", ingredient=ingredient, limit=limit, with_corpus=with_corpus,
-        retry_statuses=settings.retry_statuses)
+        retry_statuses=settings.retry_statuses, retry_attempts=settings.dsld_retry_attempts)
     _connect(Path(settings.db_path)).close()  # fail early on an unreadable database, before any network work
     try:
         report = nightly.run_nightly(opts, db_path=settings.db_path, data_dir=settings.data_dir,

@@ -57,12 +57,17 @@ from .warehouse.load import finish_run, load_batch, start_run
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "nightly.lock"
+NETWORK_STRIKES = 3  # consecutive transport failures (no HTTP status) that mean the network is gone
 NIGHTLY_COMMANDS = ("run", "run --offline", "scrape dsld", "scrape dsld --offline")
 _LABEL_URL = re.compile(r"/label/([1-9][0-9]{0,11})$")
 
 
 class Locked(Exception):
     """Another nightly run holds the lock."""
+
+
+class _NetworkDown(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class NightlyOptions:
     flush_seconds: float = 30.0
     progress_every: float = 60.0
     retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
+    retry_attempts: int = 5
 
 
 @dataclass
@@ -232,24 +238,39 @@ def _fetch(client, archive, opts: NightlyOptions, db_path: str, flusher: _Flushe
         queue = frontier.work_queue(con, utc_now(), refresh_days=opts.refresh_days, limit=opts.limit)
     bar = Progress(len(queue), "DSLD labels", every=opts.progress_every, tty=progress_tty)
     fetched = 0
+    # transport failures are held back: if the network is gone they are not the labels' fault
+    # and must not use up their attempts; if a good fetch follows, they count as attempts
+    held: list[frontier.Outcome] = []
 
     def on_result(lid: int, outcome: ArchiveRecord | ScrapeError) -> None:
         nonlocal fetched
         if isinstance(outcome, ScrapeError):
             report.errors.append(outcome)
-            flusher.outcomes.append(frontier.Outcome(lid, utc_now(), error=f"{outcome.status or ''} {outcome.reason}"))
+            failure = frontier.Outcome(lid, utc_now(), error=f"{outcome.status or ''} {outcome.reason}".strip())
+            if outcome.status is None:
+                held.append(failure)
+                if len(held) >= NETWORK_STRIKES:
+                    raise _NetworkDown(outcome.reason)
+            else:
+                flusher.outcomes.append(failure)
         else:
             fetched += 1
+            flusher.outcomes += held
+            held.clear()
             flusher.outcomes.append(frontier.Outcome(lid, utc_now(), content_hash=outcome.sha256))
         bar.update(errors=len(report.errors), requests=client.requests_sent)
         flusher.maybe()
 
     try:
         report.stopped = fetch_labels(client, archive, queue, base_url=opts.base_url, budget=budget, on_result=on_result)
+        flusher.outcomes += held
     except QuotaExhausted as exc:
         report.status = "rate_limited"
         report.stopped = f"quota exhausted: {exc.reason}"
         log.warning("stopping: %s; progress is saved, the next run resumes", exc.reason)
+    except _NetworkDown as exc:
+        report.stopped = f"network unreachable ({NETWORK_STRIKES} transport failures in a row: {exc})"
+        log.warning("stopping: %s; the labels keep their attempts, the next run resumes", report.stopped)
     finally:
         bar.close()
         flusher.flush()
@@ -294,7 +315,7 @@ def run_nightly(opts: NightlyOptions, *, db_path: str, data_dir: Path, archive: 
         flusher = _Flusher(db_path, run_id, opts.flush_every, opts.flush_seconds)
         with make_client(opts.offline, api_key=opts.api_key, base_url=opts.base_url,
                          requests_per_hour=opts.requests_per_hour,
-                         retry=RetryPolicy(statuses=opts.retry_statuses)) as client:
+                         retry=RetryPolicy(attempts=opts.retry_attempts, statuses=opts.retry_statuses)) as client:
             deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes else None
             client.deadline = deadline
             budget = Budget(client, max_requests=opts.max_requests, deadline=deadline)

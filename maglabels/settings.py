@@ -15,6 +15,7 @@ looks at `os.environ` (the CLI calls it once; tests pass their own mapping).
 | dsld_full_discovery_days | MAGLABELS_DSLD_FULL_DISCOVERY_DAYS | 28 (partitioned full search this often) |
 | dsld_page_size | MAGLABELS_DSLD_PAGE_SIZE | 1,000 (search-filter `size`) |
 | dsld_result_window | MAGLABELS_DSLD_RESULT_WINDOW | 10,000 (the API's `from + size` limit) |
+| dsld_retry_attempts | MAGLABELS_DSLD_RETRY_ATTEMPTS | 5 (tries per DSLD request, the first included) |
 | retry_statuses | MAGLABELS_RETRY_STATUSES (comma-separated) | 429,500,502,503,504 |
 """
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Settings:
     dsld_full_discovery_days: int = 28
     dsld_page_size: int = 1000
     dsld_result_window: int = 10_000
+    dsld_retry_attempts: int = 5
 
     @property
     def db_path(self) -> str:
@@ -97,7 +99,8 @@ class Settings:
         for name, env_name in (("dsld_refresh_days", "MAGLABELS_DSLD_REFRESH_DAYS"),
                                ("dsld_full_discovery_days", "MAGLABELS_DSLD_FULL_DISCOVERY_DAYS"),
                                ("dsld_page_size", "MAGLABELS_DSLD_PAGE_SIZE"),
-                               ("dsld_result_window", "MAGLABELS_DSLD_RESULT_WINDOW")):
+                               ("dsld_result_window", "MAGLABELS_DSLD_RESULT_WINDOW"),
+                               ("dsld_retry_attempts", "MAGLABELS_DSLD_RETRY_ATTEMPTS")):
             if text := get(env_name):
                 values[name] = _positive_int(env_name, text)
         if statuses := get("MAGLABELS_RETRY_STATUSES"):

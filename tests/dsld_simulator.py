@@ -46,7 +46,8 @@ def _has_magnesium(p: dict) -> bool:
 
 def build_fixture(source: Path, *, magnesium: int = 1500, other: int = 500, seed: int = 8) -> None:
     """Pick real products of the nine known product types (seeded), keep the fields to_v9 reads."""
-    mg, rest = [], []
+    mg: list[dict] = []
+    rest: list[dict] = []
     with gzip.open(source, "rt", encoding="utf-8") as fh:
         for line in fh:
             p = json.loads(line)
@@ -250,10 +251,10 @@ class DsldSimulator:
             matches.sort(key=lambda lab: (lab["entryDate"] or "", lab["id"]), reverse=q.get("sort_order") == "desc")
         if self.ignore_from:
             start = 0
-        docs = [{"_index": "sim", "_id": str(lab["id"]), "_source": {"id": lab["id"], "fullName": lab["fullName"],
+        docs: list[dict] = [{"_index": "sim", "_id": str(lab["id"]), "_source": {"id": lab["id"], "fullName": lab["fullName"],
                  "entryDate": lab["entryDate"]}} for lab in matches]
         if not q.get("product_type"):  # bad documents head the unpartitioned search (and its count)
-            docs = [{"_index": "sim", "_id": bad, "_source": {}} for bad in self.bad_hits] + docs
+            docs: list[dict] = [{"_index": "sim", "_id": bad, "_source": {}} for bad in self.bad_hits] + docs
         return self._json(200, {"hits": docs[start:start + size], "stats": {"count": len(docs) + self.count_offset}})
 
     def _label(self, raw: str) -> tuple[int, dict, bytes]:

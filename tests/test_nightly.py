@@ -308,7 +308,7 @@ def test_frontier_backoff_then_gives_up(tmp_path):
     now = utc_now()
     frontier.add_discovered(con, [5, 6], now)
     waits = []
-    for attempt in range(frontier.MAX_ATTEMPTS):
+    for _ in range(frontier.MAX_ATTEMPTS):
         assert 5 in frontier.work_queue(con, now, refresh_days=30)
         frontier.record_outcomes(con, [frontier.Outcome(5, now, error="500")])
         nxt = con.execute("SELECT next_attempt_at, last_status FROM crawl_frontier WHERE label_id = 5").fetchone()
@@ -324,6 +324,7 @@ def test_bulk_zip_streams_labels_into_the_warehouse_and_the_frontier(tmp_path, m
     import zipfile
 
     from maglabels.scrapers.dsld_bulk import BulkLabel, BulkProblem, iter_zip_labels
+
     from tests.realdata import LABEL_DIR
 
     zpath = tmp_path / "DSLD-full-database-JSON.zip"
@@ -347,3 +348,42 @@ def test_bulk_zip_streams_labels_into_the_warehouse_and_the_frontier(tmp_path, m
     assert loaded_ids(db) == {p.stem for p in real}
     info = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)
     assert info["discovered"] == info["fetched"] == info["loaded"] == len(real) and info["pending"] == 0
+
+
+def test_network_loss_stops_the_run_without_using_up_attempts(labels, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    db = data / "maglabels.duckdb"
+    with DsldSimulator(labels, window=WINDOW) as first:
+        env = sim_env(first, data)
+        assert _in_process(monkeypatch, env, "run", "--no-corpus", "--max-requests", "40")[0] == 0
+    # the server is gone: the run stops after a few transport failures, labels keep their attempts
+    code, out = _in_process(monkeypatch, {**env, "MAGLABELS_DSLD_RETRY_ATTEMPTS": "1"}, "run", "--no-corpus")
+    assert code == 3 and "network unreachable" in out, out
+    assert query(db, "SELECT count(*) FROM crawl_frontier WHERE attempts > 0")[0][0] == 0
+    assert last_status(db) == "partial"
+    with DsldSimulator(labels, window=WINDOW) as back:  # back (on another port): the crawl completes
+        code, out = _in_process(monkeypatch, sim_env(back, data), "run", "--no-corpus")
+        assert code == 0, out
+        assert loaded_ids(db) == magnesium_ids(back)
+        assert set(back.label_hits.values()) == {1}  # what the first run fetched was not fetched again
+        assert_no_duplicates(db)
+
+
+def test_log_lines_have_timestamps_and_json_format(capsys):
+    import logging
+
+    from maglabels.runlog import Progress, setup_logging
+
+    setup_logging(fmt="json")
+    logging.getLogger("maglabels.test").warning("hello %s", "there")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["message"] == "hello there" and line["level"] == "warning" and line["ts"].endswith("+00:00")
+    setup_logging()
+    now = [0.0]
+    progress = Progress(10, "DSLD labels", every=60, tty=False, clock=lambda: now[0])
+    for _ in range(10):
+        now[0] += 20  # a label every 20 s
+        progress.update(errors=0)
+    lines = [x for x in capsys.readouterr().err.splitlines() if "DSLD labels" in x]
+    assert len(lines) == 3  # one line a minute of (fake) clock, not one per label
+    assert lines[0].split(" ")[0].endswith("Z") and "errors=0" in lines[0]
