@@ -251,10 +251,11 @@ class DsldSimulator:
             matches.sort(key=lambda lab: (lab["entryDate"] or "", lab["id"]), reverse=q.get("sort_order") == "desc")
         if self.ignore_from:
             start = 0
-        docs: list[dict] = [{"_index": "sim", "_id": str(lab["id"]), "_source": {"id": lab["id"], "fullName": lab["fullName"],
-                 "entryDate": lab["entryDate"]}} for lab in matches]
+        docs: list[dict] = [{"_index": "sim", "_id": str(lab["id"]),
+                             "_source": {"id": lab["id"], "fullName": lab["fullName"], "entryDate": lab["entryDate"]}}
+                            for lab in matches]
         if not q.get("product_type"):  # bad documents head the unpartitioned search (and its count)
-            docs: list[dict] = [{"_index": "sim", "_id": bad, "_source": {}} for bad in self.bad_hits] + docs
+            docs = [{"_index": "sim", "_id": bad, "_source": {}} for bad in self.bad_hits] + docs
         return self._json(200, {"hits": docs[start:start + size], "stats": {"count": len(docs) + self.count_offset}})
 
     def _label(self, raw: str) -> tuple[int, dict, bytes]:
