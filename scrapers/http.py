@@ -121,7 +121,7 @@ class FetchSkipped(FetchError):
 
 
 class QuotaExhausted(FetchError):
-    """The server asked us to wait (429/503 Retry-After) past the run's deadline or the cap:
+    """A 429 asked us to wait past the run's deadline or the Retry-After cap, or kept coming:
     the caller should stop the run (status ``rate_limited``), not skip the document."""
 
 
@@ -357,7 +357,9 @@ class PoliteClient:
         if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
             wait = exc.retry_after
             if wait > self.retry.retry_after_cap:
-                raise self._quota(url, exc, f"Retry-After {wait:.0f}s is past the {self.retry.retry_after_cap:.0f}s cap")
+                if exc.response.status_code == 429:  # a quota that long: stop, do not sleep per document
+                    raise self._quota(url, exc, f"Retry-After {wait:.0f}s is past the {self.retry.retry_after_cap:.0f}s cap")
+                wait = self.retry.retry_after_cap
         if self.deadline is not None and self._clock() + wait > self.deadline:
             if isinstance(exc, _RetryableStatus) and exc.response.status_code == 429:
                 raise self._quota(url, exc, f"waiting {wait:.0f}s would pass the run's deadline")
