@@ -119,8 +119,8 @@ def _nightly(command: str, *, offline, limit, base_url, requests_per_hour, max_r
     except nightly.Locked as exc:
         click.echo(f"maglabels: {exc}; exiting", err=True)
         click.get_current_context().exit(EXIT_LOCKED)
-    except Exception as exc:
-        raise Failure(f"load failed, warehouse unchanged: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # recorded as 'failed'; crawl progress already saved is kept
+        raise Failure(f"run failed, no labels loaded: {type(exc).__name__}: {exc}") from exc
     for error in report.errors[:20]:
         click.echo(f"maglabels: warning: {error.what} {error.id or ''} {error.url}: {error.status or ''} {error.reason}",
                    err=True)

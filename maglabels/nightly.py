@@ -310,28 +310,40 @@ def run_nightly(opts: NightlyOptions, *, db_path: str, data_dir: Path, archive: 
     with nightly_lock(data_dir):
         run_id = _start(db_path, archive, opts.command)
         report = RunReport(run_id=run_id, status="running")
-        cfg = SearchConfig(base_url=opts.base_url, query=opts.query, ingredient=opts.ingredient,
-                           page_size=opts.page_size, window=opts.window)
-        flusher = _Flusher(db_path, run_id, opts.flush_every, opts.flush_seconds)
-        with make_client(opts.offline, api_key=opts.api_key, base_url=opts.base_url,
-                         requests_per_hour=opts.requests_per_hour,
-                         retry=RetryPolicy(attempts=opts.retry_attempts, statuses=opts.retry_statuses)) as client:
-            deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes else None
-            client.deadline = deadline
-            budget = Budget(client, max_requests=opts.max_requests, deadline=deadline)
-            try:
-                _discover(client, archive, cfg, opts, db_path, flusher, budget, report)
-            except QuotaExhausted as exc:
-                report.status = "rate_limited"
-                report.stopped = f"quota exhausted during discovery: {exc.reason}"
-            flusher.flush()
-            if report.status != "rate_limited":
-                _fetch(client, archive, opts, db_path, flusher, budget, report, progress_tty)
-            report.counts["requests"] = client.requests_sent
-        corpus = pipeline.archive_flat_corpus(archive) if opts.with_corpus else []
-        _load(db_path, archive, report, corpus=corpus)
+        try:
+            _crawl_and_load(opts, db_path, archive, report, progress_tty)
+        except BaseException as exc:
+            if report.status != "failed":  # _load records its own failure
+                status = "aborted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                with write(db_path) as con:
+                    finish_run(con, run_id, status, report.counts, f"{type(exc).__name__}: {exc}")
+            raise
         log.info("run %s %s: %s", run_id, report.status, json.dumps(report.counts, sort_keys=True))
         return report
+
+
+def _crawl_and_load(opts: NightlyOptions, db_path: str, archive: Archive, report: RunReport,
+                    progress_tty: bool | None) -> None:
+    cfg = SearchConfig(base_url=opts.base_url, query=opts.query, ingredient=opts.ingredient,
+                       page_size=opts.page_size, window=opts.window)
+    flusher = _Flusher(db_path, report.run_id, opts.flush_every, opts.flush_seconds)
+    with make_client(opts.offline, api_key=opts.api_key, base_url=opts.base_url,
+                     requests_per_hour=opts.requests_per_hour,
+                     retry=RetryPolicy(attempts=opts.retry_attempts, statuses=opts.retry_statuses)) as client:
+        deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes else None
+        client.deadline = deadline
+        budget = Budget(client, max_requests=opts.max_requests, deadline=deadline)
+        try:
+            _discover(client, archive, cfg, opts, db_path, flusher, budget, report)
+        except QuotaExhausted as exc:
+            report.status = "rate_limited"
+            report.stopped = f"quota exhausted during discovery: {exc.reason}"
+        flusher.flush()
+        if report.status != "rate_limited":
+            _fetch(client, archive, opts, db_path, flusher, budget, report, progress_tty)
+        report.counts["requests"] = client.requests_sent
+    corpus = pipeline.archive_flat_corpus(archive) if opts.with_corpus else []
+    _load(db_path, archive, report, corpus=corpus)
 
 
 def crawl_status(db_path: str, *, refresh_days: int, requests_per_hour: int) -> dict:

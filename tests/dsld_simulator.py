@@ -160,6 +160,8 @@ class DsldSimulator:
         self.retry_after = "1"  # seconds, or "date:<seconds>" for an HTTP-date that far ahead
         self.hits: Counter[str] = Counter()
         self.label_hits: Counter[str] = Counter()  # label/<id> requests per id
+        self.throttled_at: list[float] = []  # monotonic times of the 429 answers
+        self.first_after_throttle: float | None = None  # when the first request after them came
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -208,7 +210,10 @@ class DsldSimulator:
             if self.throttle_next > 0:
                 self.throttle_next -= 1
                 self.hits["429"] += 1
+                self.throttled_at.append(time.monotonic())
                 return 429, {"Retry-After": self._retry_after()}, b'{"error": "OVER_RATE_LIMIT"}'
+            if self.throttled_at and self.first_after_throttle is None:
+                self.first_after_throttle = time.monotonic()
             if self.quota is not None:
                 if self.quota <= 0:
                     self.hits["429"] += 1
