@@ -4,11 +4,13 @@ Cron-friendly exit codes (also recorded as `scrape_runs.status`):
   0 ok       every document fetched and read (quarantined rows inside good documents are findings)
   1 failed   nothing loaded, the warehouse is as it was (one line on stderr, never a traceback)
   2 usage    bad arguments (click's own usage errors)
-  3 partial  the run finished but some documents were lost (fetch errors, unreadable documents)
+  3 partial  the run finished but some documents were lost (fetch errors, unreadable documents,
+             search problems that can hide labels; see crawl_problems)
+  4 rate_limited  the API quota stayed exhausted: what was fetched is loaded, the next run resumes
+  5 locked   another nightly run (run / scrape dsld) holds the lock; this one did nothing
 """
 from __future__ import annotations
 
-import logging
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -26,7 +28,7 @@ DB_OPTION = click.option("--db", "db_path", type=click.Path(dir_okay=False, path
                               "(default: $MAGLABELS_DB, else data/maglabels.duckdb).")
 
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_RATE_LIMITED, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
 
 
 class Failure(click.ClickException):
@@ -116,33 +118,83 @@ def _exit_for(counts: dict) -> None:
         click.get_current_context().exit(EXIT_PARTIAL)
 
 
-def _scrape_dsld(offline: bool, limit: int | None, query: str | None, ingredient: str):
-    from .scrapers.dsld import DEFAULT_QUERY, scrape_dsld
-    from .scrapers.http import FetchError
-    from .scrapers.replay import make_client
+def _nightly_options(f):
+    """Options shared by `run` and `scrape dsld` (the nightly job)."""
+    for option in reversed([
+        click.option("--offline", is_flag=True, help="Replay the bundled real labels instead of the network."),
+        click.option("--limit", type=click.IntRange(min=1), default=None, help="Fetch at most this many labels."),
+        click.option("--base-url", default=None, help="DSLD API base (default: $MAGLABELS_DSLD_BASE_URL or NIH's)."),
+        click.option("--requests-per-hour", type=click.IntRange(min=1), default=None,
+                     help="Request rate (default: $MAGLABELS_DSLD_REQUESTS_PER_HOUR; 1,000, 10,000 with a key)."),
+        click.option("--max-requests", type=click.IntRange(min=1), default=None,
+                     help="Stop fetching after this many requests; the next run resumes."),
+        click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Stop fetching after this many minutes; the next run resumes."),
+        click.option("--refresh-days", type=click.IntRange(min=1), default=None,
+                     help="Refetch labels older than this (default: $MAGLABELS_DSLD_REFRESH_DAYS or 30)."),
+        DB_OPTION,
+    ]):
+        f = option(f)
+    return f
 
-    archive = pipeline.open_archive()
-    with make_client(offline=offline) as client:
-        try:
-            result = scrape_dsld(client, archive, query=query or DEFAULT_QUERY, ingredient=ingredient,
-                                 limit=limit, progress=_progress())
-        except FetchError as exc:
-            raise Failure(f"cannot reach the DSLD API ({exc}); use --offline for the bundled labels") from None
-    if not result.label_records and result.errors:
-        first = result.errors[0]
-        raise Failure(f"DSLD scrape fetched nothing: {first.url}: {first.status or ''} {first.reason}"
-                      f"{'' if offline else '; use --offline for the bundled labels'}")
-    for error in result.errors:
-        click.echo(f"maglabels: warning: {error.what} {error.id or ''} {error.url}: {error.status or ''} {error.reason}", err=True)
-    click.echo(f"archived {len(result.label_records)} DSLD labels ({len(result.errors)} errors)", err=True)
-    return result
+
+def _nightly(command: str, *, offline, limit, base_url, requests_per_hour, max_requests, max_minutes,
+             refresh_days, db_path, with_corpus=False, query=None, ingredient="Magnesium"):
+    from . import nightly
+    from .settings import Settings, SettingsError
+
+    try:
+        settings = Settings.load(db=str(db_path) if db_path else None, dsld_base_url=base_url,
+                                 dsld_requests_per_hour=requests_per_hour, dsld_refresh_days=refresh_days)
+    except SettingsError as exc:
+        raise Failure(str(exc)) from None
+    opts = nightly.NightlyOptions(
+        command=command + (" --offline" if offline else ""), offline=offline,
+        base_url=settings.dsld_base_url, api_key=settings.dsld_api_key,
+        requests_per_hour=settings.requests_per_hour, max_requests=max_requests, max_minutes=max_minutes,
+        refresh_days=settings.dsld_refresh_days, full_discovery_days=settings.dsld_full_discovery_days,
+        page_size=settings.dsld_page_size, window=settings.dsld_result_window,
+        query=query or "*", ingredient=ingredient, limit=limit, with_corpus=with_corpus,
+        retry_statuses=settings.retry_statuses, retry_attempts=settings.dsld_retry_attempts)
+    _connect(Path(settings.db_path)).close()  # fail early on an unreadable database, before any network work
+    try:
+        report = nightly.run_nightly(opts, db_path=settings.db_path, data_dir=settings.data_dir,
+                                     archive=pipeline.open_archive(), progress_tty=_progress())
+    except nightly.Locked as exc:
+        click.echo(f"maglabels: {exc}; exiting", err=True)
+        click.get_current_context().exit(EXIT_LOCKED)
+    except WarehouseLocked as exc:  # an analyst cannot cause this (readers never block); another writer can
+        record_failed_run(settings.db_path, opts.command, str(exc))
+        raise Failure(str(exc)) from None
+    except Exception as exc:  # recorded as 'failed'; crawl progress already saved is kept
+        raise Failure(f"run failed, no labels loaded: {type(exc).__name__}: {exc}") from exc
+    for error in report.errors[:20]:
+        click.echo(f"maglabels: warning: {error.what} {error.id or ''} {error.url}: {error.status or ''} {error.reason}",
+                   err=True)
+    for p in report.problems:
+        click.echo(f"maglabels: warning: search {p.partition}: {p.problem} ({p.detail})", err=True)
+    c = report.counts
+    click.echo(f"run {report.run_id} {report.status}: {c.get('fetched', 0)} labels fetched with "
+               f"{c.get('requests', 0)} requests, {c.get('labels', 0)} labels loaded, {c.get('errors', 0)} lost"
+               + (f"; stopped: {report.stopped}" if report.stopped else ""), err=True)
+    return settings, report
+
+
+def _exit_for_report(report) -> None:
+    code = {"rate_limited": EXIT_RATE_LIMITED, "partial": EXIT_PARTIAL}.get(report.status, EXIT_OK)
+    if code:
+        click.get_current_context().exit(code)
 
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
-def cli(verbose: bool) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines as timestamped text or as JSON objects (for log shippers).")
+def cli(verbose: bool, log_format: str) -> None:
     """Real magnesium-supplement labels, converted to elemental magnesium, in DuckDB."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .runlog import setup_logging
+
+    setup_logging(verbose=verbose, fmt=log_format)
 
 
 @cli.group()
@@ -151,15 +203,16 @@ def scrape() -> None:
 
 
 @scrape.command("dsld")
-@click.option("--offline", is_flag=True, help="Replay the bundled real labels instead of the network.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Fetch at most this many labels.")
+@_nightly_options
 @click.option("--query", default=None, help="Search text (default: everything).")
 @click.option("--ingredient", default="Magnesium", show_default=True, help="DSLD ingredient_name filter.")
-@DB_OPTION
-def scrape_dsld_cmd(offline, limit, query, ingredient, db_path) -> None:
-    """Discover and fetch DSLD labels (search-filter paging, then label/{id})."""
-    _connect(db_path).close()  # fail early on an unreadable database
-    _scrape_dsld(offline, limit, query, ingredient)
+def scrape_dsld_cmd(offline, limit, base_url, requests_per_hour, max_requests, max_minutes, refresh_days,
+                    db_path, query, ingredient) -> None:
+    """Discover and fetch DSLD labels that are due (the crawl frontier), then load them."""
+    _, report = _nightly("scrape dsld", offline=offline, limit=limit, base_url=base_url,
+                         requests_per_hour=requests_per_hour, max_requests=max_requests, max_minutes=max_minutes,
+                         refresh_days=refresh_days, db_path=db_path, query=query, ingredient=ingredient)
+    _exit_for_report(report)
 
 
 @scrape.command("pages")
@@ -204,20 +257,54 @@ def ingest(paths, url, db_path) -> None:
 
 
 def _ingest(con, paths, url) -> dict:
+    from .scrapers.dsld_bulk import is_zip_path
     from .scrapers.files import ingest_html, ingest_paths, is_html_path
 
     archive = pipeline.open_archive()
     html = [p for p in paths if is_html_path(p)]
-    other = [p for p in paths if p not in html]
+    zips = [p for p in paths if is_zip_path(p)]
+    other = [p for p in paths if p not in html and p not in zips]
     records, errors = ingest_paths(other, archive) if other else ([], [])
     if html:
         page_records, page_errors = ingest_html(html, archive, url=url)
         records, errors = records + page_records, errors + page_errors
+    bulk = _ingest_zips(zips, archive, errors)
+    records += [record for _, record in bulk]
     for error in errors:
         click.echo(f"maglabels: warning: {error.path}: {error.reason}", err=True)
     if not records:
         raise Failure("nothing to ingest: " + "; ".join(f"{e.path}: {e.reason}" for e in errors[:3]))
-    return _load(con, "ingest", records, extra_counts={"errors": len(errors)})
+    counts = _load(con, "ingest", records, extra_counts={"errors": len(errors)})
+    if bulk:
+        _bulk_into_frontier(con, bulk)
+    return counts
+
+
+def _ingest_zips(zips, archive, errors: list) -> list:
+    """The DSLD full-database download (zip of label JSON), streamed member by member."""
+    from .scrapers.dsld_bulk import BulkProblem, archive_zip_labels
+    from .scrapers.files import IngestError
+
+    bulk = []
+    for path in zips:
+        problems: list[BulkProblem] = []
+        bulk += list(archive_zip_labels(path, archive, problems=problems))
+        errors += [IngestError(f"{path}!/{p.member}", p.reason) for p in problems]
+    return bulk
+
+
+def _bulk_into_frontier(con, bulk) -> None:
+    """Bulk-loaded labels enter the crawl frontier as fetched and loaded: the crawl refreshes them."""
+    from datetime import datetime
+
+    from .scrapers import frontier
+
+    outcomes = [frontier.Outcome(lid, datetime.fromisoformat(r.fetched_at).replace(tzinfo=None), content_hash=r.sha256)
+                for lid, r in bulk]
+    con.begin()
+    frontier.record_outcomes(con, outcomes)
+    frontier.mark_loaded(con, {o.label_id: o.content_hash for o in outcomes})
+    con.commit()
 
 
 @cli.command()
@@ -244,22 +331,54 @@ def report(markdown, db_path) -> None:
 
 
 @cli.command()
-@click.option("--offline", is_flag=True, help="Use the bundled real data instead of the network.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Fetch at most this many DSLD labels.")
+@_nightly_options
 @click.option("--with-corpus/--no-corpus", default=True, show_default=True,
-              help="Also load the bundled corpus of 731 real DSLD magnesium products.")
-@DB_OPTION
-def run(offline, limit, with_corpus, db_path) -> None:
-    """scrape -> normalise -> load -> report, in one go (the nightly job)."""
-    _connect(db_path).close()  # fail early, before any network work
-    result = _scrape_dsld(offline, limit, None, "Magnesium")
-    records = list(result.label_records)
-    if with_corpus:
-        records += pipeline.archive_flat_corpus(pipeline.open_archive())
-    with _connect(db_path) as con:
-        counts = _load(con, "run --offline" if offline else "run", records, extra_counts={"errors": len(result.errors)})
+              help="Also load the bundled corpus of real DSLD magnesium products.")
+def run(offline, limit, base_url, requests_per_hour, max_requests, max_minutes, refresh_days, db_path,
+        with_corpus) -> None:
+    """The nightly job: discover -> fetch what is due -> normalise -> load -> report."""
+    settings, report = _nightly("run", offline=offline, limit=limit, base_url=base_url,
+                                requests_per_hour=requests_per_hour, max_requests=max_requests,
+                                max_minutes=max_minutes, refresh_days=refresh_days, db_path=db_path,
+                                with_corpus=with_corpus)
+    with _connect(Path(settings.db_path)) as con:
         click.echo(range_report(con))
-    _exit_for(counts)
+    _exit_for_report(report)
+
+
+def _status(as_json: bool, requests_per_hour, db_path) -> None:
+    import json as _json
+
+    from . import nightly
+    from .settings import Settings
+
+    settings = Settings.load(db=str(db_path) if db_path else None, dsld_requests_per_hour=requests_per_hour)
+    if not Path(settings.db_path).exists():
+        raise Failure(f"no warehouse at {settings.db_path}; run `maglabels run` first")
+    try:
+        info = nightly.crawl_status(settings.db_path, refresh_days=settings.dsld_refresh_days,
+                                    requests_per_hour=settings.requests_per_hour)
+    except warehouse_db.WarehouseError as exc:
+        raise Failure(str(exc)) from None
+    if as_json:
+        click.echo(_json.dumps(info, sort_keys=True))
+        return
+    eta = info["eta_hours"]
+    click.echo(f"discovered {info['discovered']} labels: {info['fetched']} fetched, {info['pending']} pending, "
+               f"{info['failed']} failed ({info['gave_up']} given up), {info['due_refresh']} due for refresh, "
+               f"{info['loaded']} loaded; {info['search_problems']} search problems recorded")
+    click.echo(f"at {info['requests_per_hour']} requests/hour the rest takes about {eta:.1f} hours"
+               f" (last fetch {info['last_fetch'] or 'never'}, last full discovery "
+               f"{info['last_full_discovery'] or 'never'})")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (discovered, fetched, pending, failed, ...).")
+@click.option("--requests-per-hour", type=click.IntRange(min=1), default=None, help="Rate for the ETA.")
+@DB_OPTION
+def status(as_json, requests_per_hour, db_path) -> None:
+    """How complete the crawl is, and how long the rest takes at the configured rate."""
+    _status(as_json, requests_per_hour, db_path)
 
 
 @cli.command()

@@ -11,6 +11,11 @@ looks at `os.environ` (the CLI calls it once; tests pass their own mapping).
 | dsld_api_key | MAGLABELS_DSLD_API_KEY (or DSLD_API_KEY) | none |
 | dsld_base_url | MAGLABELS_DSLD_BASE_URL | https://api.ods.od.nih.gov/dsld/v9 |
 | dsld_requests_per_hour | MAGLABELS_DSLD_REQUESTS_PER_HOUR | 1,000; 10,000 with a key |
+| dsld_refresh_days | MAGLABELS_DSLD_REFRESH_DAYS | 30 (refetch a label after this many days) |
+| dsld_full_discovery_days | MAGLABELS_DSLD_FULL_DISCOVERY_DAYS | 28 (partitioned full search this often) |
+| dsld_page_size | MAGLABELS_DSLD_PAGE_SIZE | 1,000 (search-filter `size`) |
+| dsld_result_window | MAGLABELS_DSLD_RESULT_WINDOW | 10,000 (the API's `from + size` limit) |
+| dsld_retry_attempts | MAGLABELS_DSLD_RETRY_ATTEMPTS | 5 (tries per DSLD request, the first included) |
 | retry_statuses | MAGLABELS_RETRY_STATUSES (comma-separated) | 429,500,502,503,504 |
 | lock_timeout | MAGLABELS_LOCK_TIMEOUT (seconds a writer waits for another writer) | 300 |
 | lake_data_path | MAGLABELS_LAKE_DATA_PATH (Parquet files of a DuckLake) | <catalog>.files (SQLite), <data_dir>/lake.files (PostgreSQL) |
@@ -46,6 +51,11 @@ class Settings:
     retry_statuses: tuple[int, ...] = DEFAULT_RETRY_STATUSES
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT  # seconds a writer waits for the warehouse's write lock
     lake_data_path: str | None = None  # DuckLake data path; None: next to the catalog (see warehouse/lake.py)
+    dsld_refresh_days: int = 30
+    dsld_full_discovery_days: int = 28
+    dsld_page_size: int = 1000
+    dsld_result_window: int = 10_000
+    dsld_retry_attempts: int = 5
 
     @property
     def db_path(self) -> str:
@@ -91,6 +101,13 @@ class Settings:
             values["dsld_base_url"] = base.rstrip("/")
         if rate := get("MAGLABELS_DSLD_REQUESTS_PER_HOUR"):
             values["dsld_requests_per_hour"] = _positive_int("MAGLABELS_DSLD_REQUESTS_PER_HOUR", rate)
+        for name, env_name in (("dsld_refresh_days", "MAGLABELS_DSLD_REFRESH_DAYS"),
+                               ("dsld_full_discovery_days", "MAGLABELS_DSLD_FULL_DISCOVERY_DAYS"),
+                               ("dsld_page_size", "MAGLABELS_DSLD_PAGE_SIZE"),
+                               ("dsld_result_window", "MAGLABELS_DSLD_RESULT_WINDOW"),
+                               ("dsld_retry_attempts", "MAGLABELS_DSLD_RETRY_ATTEMPTS")):
+            if text := get(env_name):
+                values[name] = _positive_int(env_name, text)
         if statuses := get("MAGLABELS_RETRY_STATUSES"):
             values["retry_statuses"] = tuple(_positive_int("MAGLABELS_RETRY_STATUSES", s)
                                              for s in statuses.split(",") if s.strip())

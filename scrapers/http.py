@@ -39,7 +39,7 @@ from .redact import redact_url
 
 __all__ = [
     "DSLD_RATE_NO_KEY", "DSLD_RATE_WITH_KEY", "PAGE_RATE", "USER_AGENT", "FetchError", "FetchSkipped",
-    "PoliteClient", "RateLimiter", "RateSpec", "RetryPolicy", "Timeouts", "api_key_from_env",
+    "PoliteClient", "QuotaExhausted", "RateLimiter", "RateSpec", "RetryPolicy", "Timeouts", "api_key_from_env",
     "host_key", "origin", "parse_retry_after",
 ]
 
@@ -118,6 +118,11 @@ class FetchSkipped(FetchError):
     ``reason`` is one of ``robots_disallowed``, ``host_not_allowed``,
     ``redirect_off_allowlist`` (then ``target`` is where the redirect pointed).
     """
+
+
+class QuotaExhausted(FetchError):
+    """A 429 asked us to wait past the run's deadline or the Retry-After cap, or kept coming:
+    the caller should stop the run (status ``rate_limited``), not skip the document."""
 
 
 class _RetryableStatus(Exception):
@@ -228,6 +233,8 @@ class PoliteClient:
             headers={"User-Agent": user_agent},
         )
         self.robots_fetches = 0  # how many robots.txt requests went out (for reports/tests)
+        self.requests_sent = 0  # every request that went out, retries included (run budgets)
+        self.deadline: float | None = None  # clock() value no wait may go past (run deadline)
 
     # -- lifecycle
     def close(self) -> None:
@@ -344,11 +351,25 @@ class PoliteClient:
             headers["X-Api-Key"] = self._api_key  # api.data.gov accepts the header; keeps keys out of URLs
         return headers
 
-    def _wait(self, retry_state) -> float:
+    def _wait(self, retry_state, url: str = "") -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
+        wait = self._backoff(retry_state)
         if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
-            return min(exc.retry_after, self.retry.retry_after_cap)
-        return self._backoff(retry_state)
+            wait = exc.retry_after
+            if wait > self.retry.retry_after_cap:
+                if exc.response.status_code == 429:  # a quota that long: stop, do not sleep per document
+                    raise self._quota(url, exc, f"Retry-After {wait:.0f}s is past the {self.retry.retry_after_cap:.0f}s cap")
+                wait = self.retry.retry_after_cap
+        if self.deadline is not None and self._clock() + wait > self.deadline:
+            if isinstance(exc, _RetryableStatus) and exc.response.status_code == 429:
+                raise self._quota(url, exc, f"waiting {wait:.0f}s would pass the run's deadline")
+            raise FetchError(url, None, f"{exc}: a retry in {wait:.0f}s would pass the run's deadline")
+        return wait
+
+    @staticmethod
+    def _quota(url: str, exc: _RetryableStatus, why: str) -> QuotaExhausted:
+        r = exc.response
+        return QuotaExhausted(url, r.status_code, f"quota exhausted: {why}", r)
 
     def _send(self, url: str, extra_headers: Mapping[str, str] | None) -> httpx.Response:
         """One hop: rate limit + retries. Raises FetchError once retries are used up."""
@@ -357,6 +378,8 @@ class PoliteClient:
 
         def attempt() -> httpx.Response:
             limiter.acquire()
+            with self._lock:
+                self.requests_sent += 1
             resp = self._http.get(url, headers=headers)
             if resp.status_code in self.retry.statuses:
                 raise _RetryableStatus(resp, parse_retry_after(resp.headers.get("retry-after"), self._wallclock()))
@@ -370,7 +393,7 @@ class PoliteClient:
 
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.attempts),
-            wait=self._wait,
+            wait=lambda state: self._wait(state, url),
             retry=retry_if_exception(_is_retryable),
             sleep=self._sleep,
             before_sleep=before_sleep,
@@ -381,6 +404,8 @@ class PoliteClient:
             return retrying(attempt)
         except _RetryableStatus as exc:
             r = exc.response
+            if r.status_code == 429:  # still over quota after every retry
+                raise QuotaExhausted(url, 429, f"quota exhausted (429 after {n} attempts)", r) from None
             raise FetchError(url, r.status_code, f"{r.reason_phrase or 'HTTP error'} (gave up after {n} attempts)", r) from None
         except httpx.TimeoutException as exc:
             raise FetchError(url, None, f"timeout: {type(exc).__name__} (gave up after {n} attempts)") from None

@@ -9,7 +9,8 @@ code path (paging, archiving, error handling) runs with no network.
   from the bundled labels' own fields (``_id``, ``_source`` with fullName, brandName,
   ...), in id order, honouring ``from``/``size``, ``status`` and ``ingredient_name``
   (a label matches when one of its ingredient rows, nested rows included, has that name
-  or ingredient group, case-insensitively). See bundled/dsld/SOURCES.md.
+  or ingredient group, case-insensitively), ``product_type`` (the label's LanguaL code) and
+  ``sort_by=entryDate`` with ``sort_order``. See bundled/dsld/SOURCES.md.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from .http import (
     DSLD_RATE_NO_KEY,
     DSLD_RATE_WITH_KEY,
     PoliteClient,
+    RateSpec,
     RetryPolicy,
     Timeouts,
     api_key_from_env,
+    host_key,
 )
 
 BUNDLED_LABELS = Path(__file__).parent / "bundled" / "dsld" / "labels"
@@ -87,12 +90,17 @@ class ReplayTransport(httpx.BaseTransport):
         except ValueError:
             return _json_response(400, {"error": "from, size and status must be integers"})
         ingredient = (params.get("ingredient_name") or "").strip().lower()
+        ptype = params.get("product_type")
         terms = [t for t in (params.get("q") or "*").lower().split() if t != "*"]
         matches = [
             (lid, label)
             for lid, label in self._labels.items()
             if self._matches(label, ingredient, terms, status)
+            and (not ptype or (label.get("productType") or {}).get("langualCode") == ptype)
         ]
+        if params.get("sort_by") == "entryDate":
+            matches.sort(key=lambda m: (str(m[1].get("entryDate") or ""), int(m[0])),
+                         reverse=params.get("sort_order") == "desc")
         page = matches[start : start + size]
         hits = [
             {"_index": REPLAY_INDEX, "_id": lid, "_score": 1.0, "_source": self._source(label)}
@@ -131,9 +139,11 @@ def make_client(
     offline: bool,
     *,
     api_key: str | None = None,
+    base_url: str = DSLD_BASE,
+    requests_per_hour: int | None = None,
     transport: httpx.BaseTransport | None = None,
-    retry: RetryPolicy = RetryPolicy(),
-    timeouts: Timeouts = Timeouts(),
+    retry: RetryPolicy | None = None,
+    timeouts: Timeouts | None = None,
     **kwargs,
 ) -> PoliteClient:
     """A PoliteClient for the DSLD API.
@@ -142,16 +152,22 @@ def make_client(
     (1,000/h keyless, 10,000/h with a key from ``MAGLABELS_DSLD_API_KEY``/``DSLD_API_KEY``),
     the key sent only as ``X-Api-Key`` and only to the API host, and only that host allowed.
     robots.txt is not consulted for the API: its use is governed by the API's terms.
+
+    ``base_url`` moves the API (a mirror, a test server): the host allow-list follows it; the
+    key is still only ever sent to the real API host. ``requests_per_hour`` overrides the rate.
     """
+    host = host_key(base_url)
     if offline:
         key = None  # nothing to authenticate against
-        transport = transport or ReplayTransport()
+        transport = transport or ReplayTransport(base_url=base_url)
         kwargs.setdefault("rate", None)
     else:
         key = api_key if api_key is not None else api_key_from_env()
+        if requests_per_hour is not None:
+            kwargs.setdefault("rate", RateSpec.per_hour(requests_per_hour, burst=3))
         kwargs.setdefault("rate", DSLD_RATE_WITH_KEY if key else DSLD_RATE_NO_KEY)
-    kwargs.setdefault("allowed_hosts", {DSLD_HOST})
+    kwargs.setdefault("allowed_hosts", {host})
     return PoliteClient(
-        retry=retry, timeouts=timeouts, obey_robots=False, api_key=key,
+        retry=retry or RetryPolicy(), timeouts=timeouts or Timeouts(), obey_robots=False, api_key=key,
         api_key_hosts={DSLD_HOST}, transport=transport, **kwargs,
     )

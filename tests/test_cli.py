@@ -102,3 +102,13 @@ def test_unreadable_database_is_one_clear_line(env):
 def test_bad_arguments_exit_non_zero(env):
     result = CliRunner().invoke(cli, ["run", "--limit", "0"])
     assert result.exit_code == 2 and "Invalid value for '--limit'" in result.output
+
+
+def test_offline_run_fills_the_crawl_frontier_and_status(env):
+    import json
+
+    assert invoke("run", "--offline", "--no-corpus").exit_code == 0
+    info = json.loads(invoke("status", "--json").output)
+    assert info["discovered"] == info["fetched"] == info["loaded"] == 6  # the bundled magnesium labels
+    assert info["pending"] == 0 and info["failed"] == 0 and info["last_full_discovery"] is not None
+    assert invoke("status", "--json", "--db", str(env / "nowhere.duckdb")).exit_code == 1

@@ -146,7 +146,7 @@ def test_offline_replay_end_to_end(tmp_path):
     with make_client(True) as client:
         result = scrape_dsld(client, archive, page_size=2, progress=False)
     assert result.ids == MAGNESIUM_IDS and result.errors == []
-    assert len(result.pages) == 3  # 2 + 2 + 2, then stats.count says we are done
+    assert len(result.pages) == 4  # 2 + 2 + 2, then an empty page (stats.count alone is not trusted)
     for rec in result.label_records:
         label_id = rec.url.rsplit("/", 1)[1]
         assert archive.get(rec.sha256) == (BUNDLED_LABELS / f"{label_id}.json").read_bytes()  # bytes as stored
@@ -187,3 +187,28 @@ def test_bundled_magnesium_set_matches_label_rows():
         if any(r["name"] == "Magnesium" for r in label["ingredientRows"]):
             ids.append(path.stem)
     assert sorted(ids) == sorted(MAGNESIUM_IDS)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("49495", 49495), (49495, 49495), ("0", None), ("-4", None), (-4, None), ("12\r\n", None), ("../../x", None),
+    ("12 ", None), (True, None), (None, None), ("1" * 13, None), (1.0, None), ("０１", None),
+])
+def test_valid_label_id(value, expected):
+    from maglabels.scrapers.dsld import valid_label_id
+
+    assert valid_label_id(value) == expected
+
+
+def test_label_answering_with_another_id_is_a_lost_document(server, tmp_path):
+    server.route("/dsld/v9/label/7", Resp(200, json.dumps({"id": 8, "ingredientRows": []})))
+    archive = Archive(tmp_path)
+    with client_for(server) as client:
+        outcome = fetch_label(client, archive, "7", base_url=server.url("/dsld/v9"))
+    assert outcome.status == 200 and "answered with label id" in outcome.reason
+    assert archive.records(kind="label") == [] and len(archive.records(kind="error")) == 1
+
+
+def test_invalid_id_is_never_requested(server, tmp_path):
+    with client_for(server) as client:
+        outcome = fetch_label(client, Archive(tmp_path), "../../x", base_url=server.url("/dsld/v9"))
+        assert "invalid label id" in outcome.reason and client.requests_sent == 0
