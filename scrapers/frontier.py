@@ -149,9 +149,9 @@ def get_state(con, key: str) -> Any:
 
 
 def set_state(con, key: str, value: Any, now: datetime) -> None:
-    con.execute("INSERT INTO crawl_state VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
-                "SET value = excluded.value, updated_at = excluded.updated_at",
-                [key, json.dumps(value, sort_keys=True), now])
+    # delete + insert, not ON CONFLICT: DuckLake tables have no primary keys to conflict on
+    con.execute("DELETE FROM crawl_state WHERE key = ?", [key])
+    con.execute("INSERT INTO crawl_state VALUES (?, ?, ?)", [key, json.dumps(value, sort_keys=True), now])
 
 
 def status(con, now: datetime, *, refresh_days: int, requests_per_hour: int) -> dict[str, Any]:
