@@ -1,4 +1,4 @@
-"""Supplement Facts from HTML (normalize.html_facts): golden pages and real snippets.
+"""Supplement Facts from HTML (normalize.html): golden pages and real snippets.
 
 Golden files: every `tests/fixtures/pages/<name>.html.gz` has a hand-written
 `<name>.expected.json` beside it (see that folder's SOURCES.md).
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maglabels.normalize.html_facts import (
+from maglabels.normalize.html import (
     extract_facts,
     parse_amount,
     parse_daily_servings,
