@@ -67,18 +67,21 @@ def _as_tree(page: LexborHTMLParser | str | bytes) -> LexborHTMLParser:
     return LexborHTMLParser(page)
 
 
-def _text(value: Any) -> str | None:
+_MAX_VALUE_DEPTH = 16  # JSON-LD values nested deeper are not a name or a price
+
+
+def _text(value: Any, depth: int = 0) -> str | None:
     """A scalar JSON-LD value as a clean string (None for empty / non-scalars)."""
     if isinstance(value, list):
         for v in value:
-            t = _text(v)
+            t = _text(v, depth + 1) if depth < _MAX_VALUE_DEPTH else None
             if t:
                 return t
         return None
     if isinstance(value, dict):
         for key in ("name", "@value", "value"):
             if key in value:
-                return _text(value[key])
+                return _text(value[key], depth + 1) if depth < _MAX_VALUE_DEPTH else None
         return None
     if value is None or isinstance(value, bool):
         return None
@@ -183,12 +186,14 @@ def _load_jsonld(raw: str) -> Any:
     s = s.strip().rstrip(";")
     try:
         return json.loads(s, strict=False)
+    except RecursionError:  # nested thousands deep: not product markup, skipped like broken JSON
+        return None
     except ValueError:
         pass
     # a common breakage: trailing commas
     try:
         return json.loads(re.sub(r",\s*([}\]])", r"\1", s), strict=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -222,14 +227,16 @@ def _jsonld_products(tree: LexborHTMLParser) -> list[dict]:
     return out
 
 
-def _iter_offers(offers: Any) -> Iterator[dict]:
+def _iter_offers(offers: Any, depth: int = 0) -> Iterator[dict]:
+    if depth > _MAX_VALUE_DEPTH:
+        return
     if isinstance(offers, list):
         for o in offers:
-            yield from _iter_offers(o)
+            yield from _iter_offers(o, depth + 1)
     elif isinstance(offers, dict):
         yield offers
         if "offers" in offers:  # AggregateOffer.offers
-            yield from _iter_offers(offers["offers"])
+            yield from _iter_offers(offers["offers"], depth + 1)
 
 
 def _price_from_specs(specs: Any) -> tuple[float | None, str | None, float | None]:

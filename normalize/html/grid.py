@@ -17,7 +17,7 @@ from .text import BLOCK_TAGS, SKIP_TAGS, SPACE_CHARS, cell_content, clean, iter_
 
 # Below this many nested blocks, a block is read as one line of text instead of walked further:
 # real panels nest a handful of levels; thousands of levels are broken or hostile markup.
-MAX_BLOCK_NESTING = 64
+MAX_BLOCK_NESTING = 16
 
 
 @dataclass(frozen=True)

@@ -81,9 +81,29 @@ def heading_before(node: LexborNode, levels: int = 2) -> bool:
     return False
 
 
+# A table inside more than this many other tables is layout debris, not a facts panel. The limit
+# keeps hostile pages (tables nested thousands deep) linear: each candidate reads its subtree.
+MAX_TABLE_NESTING = 8
+
+
+def _shallow_tables(tree: LexborHTMLParser) -> list[LexborNode]:
+    """The page's tables in document order, without those nested deeper than MAX_TABLE_NESTING."""
+    level: dict[int, int] = {}
+    out = []
+    for table in tree.css("table"):  # document order: a table's enclosing tables come first
+        p = table.parent
+        while p is not None and p.tag != "table":
+            p = p.parent
+        lvl = level[p.mem_id] + 1 if p is not None and p.mem_id in level else 0
+        level[table.mem_id] = lvl
+        if lvl <= MAX_TABLE_NESTING:
+            out.append(table)
+    return out
+
+
 def _find_table_panel(tree: LexborHTMLParser) -> tuple[LexborNode, list[GridRow], bool, int] | None:
     cands: list[tuple[tuple, LexborNode, list[GridRow], bool]] = []
-    for order, table in enumerate(tree.css("table")):
+    for order, table in enumerate(_shallow_tables(tree)):
         low = (table.text(deep=True) or "").lower().translate(SPACE_TRANS)
         quick = any(q in low for q in QUICK)
         before = "supplement facts" not in low and heading_before(table)

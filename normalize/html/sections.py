@@ -24,6 +24,9 @@ SUGGESTED_RE = re.compile(
 )
 OTHER_HEAD_RE = re.compile(r"^(?:other|inactive)\s+ingredients?\s*:?$", re.I)
 _ANY_INGREDIENTS_HEAD = re.compile(r"^[\w ]{0,30}ingredients?\s*:?$", re.I)
+# Headings of one kind considered (in document order): real pages have a few; thousands are
+# hostile markup, and comparing every pair of them would be quadratic.
+MAX_SECTION_HEADINGS = 16
 
 
 def _ancestors(node: LexborNode) -> list[int]:
@@ -103,7 +106,7 @@ def _section_text(head: LexborNode) -> tuple[str, LexborNode | None]:
 
 def find_section(head_re: re.Pattern, heads: list[LexborNode], anchor: LexborNode | None) -> str | None:
     """Text under the heading matching `head_re` that is closest to `anchor` (the facts panel)."""
-    cands = [h for h in heads if (t := short_text(h, 60)) and head_re.match(t)]
+    cands = [h for h in heads if (t := short_text(h, 60)) and head_re.match(t)][:MAX_SECTION_HEADINGS]
     if not cands:
         return None
     anchor_ids = None

@@ -186,7 +186,7 @@ def _daily_range(m: re.Match, serving_quantity: float | None, serving_unit: str 
         return None
     q2 = q1 if q2 is None else q2
     times = _times(m.group("times"))
-    if times is None:
+    if times is None or times[0] <= 0:  # "0 times daily" is no dose either
         return None
     ustem = _stem(m.group("unit"))
     if ustem == "serving":
@@ -204,7 +204,7 @@ def parse_daily_servings(
     """Daily servings from Suggested Use: "Take 2 capsules daily" with a 2-capsule serving -> (1, 1).
 
     Conservative: only "take N <unit> [once|twice|N times] daily|a day|per day" sentences whose
-    unit is the serving's unit (or "serving(s)"); anything else -> None. "Take 0 ..." is no dose.
+    unit is the serving's unit (or "serving(s)"); anything else -> None. "Take 0 ..." / "0 times" is no dose.
     """
     if not text:
         return None
