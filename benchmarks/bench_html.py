@@ -42,7 +42,7 @@ from maglabels.normalize.html.text import SPACE_CHARS as _SPACE_CHARS  # noqa: E
 from maglabels.normalize.html.text import SPACE_TRANS as _SPACE_TRANS  # noqa: E402
 from maglabels.normalize.html.text import clean  # noqa: E402
 
-PAGES = ROOT / "tests" / "fixtures" / "pages"
+PAGES = ROOT / "tests" / "golden"  # <source>/<case>/page.html.gz: the real pages of the golden cases
 
 
 # --------------------------------------------------------------------------- BeautifulSoup side
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("pages", nargs="*", type=Path)
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args(argv)
-    pages = args.pages or sorted(PAGES.glob("*.html.gz"))
+    pages = args.pages or sorted(PAGES.glob("*/*/page.html.gz"))
     if not pages:
         print("no pages found", file=sys.stderr)
         return 1
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         same = _rows(sx_panel) == _rows(bs_panel)
         sx_all.append(sx_ms)
         bs_all.append(bs_ms)
-        name = path.name.replace(".html.gz", "").replace(".html", "")
+        name = path.parent.name if path.name == "page.html.gz" else path.name.replace(".html.gz", "").replace(".html", "")
         n = len(sx_panel.rows) if sx_panel else 0
         print(
             f"{name[:48]:48s} {len(raw) / 1024:6.0f} {n:4d} {sx_ms:8.1f} ms {bs_ms:7.1f} ms {bs_ms / sx_ms:5.1f}x {full_ms:8.1f} ms  {'yes' if same else 'NO'}"
