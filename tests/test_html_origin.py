@@ -16,11 +16,14 @@ from maglabels.normalize.html.origin import same_site
 from maglabels.normalize.product_identity import ProductIdentity
 from maglabels.normalize.sites import Site, for_host
 from maglabels.scrapers.archive import Archive
+from maglabels.scrapers.http import RateSpec, RetryPolicy, Timeouts
+from maglabels.scrapers.pages import scrape_pages
 from maglabels.warehouse.db import connect
 from maglabels.warehouse.load import finish_run, load_batch, start_run
 
 from maglabels import pipeline
 from tests.conftest import MULTI_PAGE
+from tests.http_server import Resp, SleepRecorder, server  # noqa: F401  (fixture)
 
 IHERB_URL = ("https://www.iherb.com/pr/california-gold-nutrition-multivitamin-and-mineral-with-methyl-b12-vitamin-c-"
              "l-methylfolate-and-quercetin-two-a-day-60-veggie-capsules/104996")
@@ -89,6 +92,21 @@ def test_forged_page_in_a_later_run_leaves_the_warehouse_row(tmp_path, real, for
         con.close()
     assert [(s, d) for s, _, d in rows] == [("shop.example.net", 999), ("www.iherb.com", 105)]
     assert rows[1][1] == "104996"
+
+
+def test_page_fetched_over_http_after_a_redirect_is_keyed_to_the_final_url(server, tmp_path, real):  # noqa: F811
+    # a loopback server answers /go with a redirect to /p/multivitamin, which serves the real bytes
+    server.route("/robots.txt", Resp(200, "User-agent: *\nAllow: /\n"))
+    server.route("/go", Resp(302, headers={"Location": server.url("/p/multivitamin")}))
+    server.route("/p/multivitamin", Resp(200, real, {"Content-Type": "text/html; charset=utf-8"}))
+    archive = Archive(tmp_path / "archive")
+    fast = dict(rate=RateSpec(per_second=1000, burst=100), timeouts=Timeouts(5.0, 5.0), sleep=SleepRecorder(),
+                retry=RetryPolicy(attempts=1, backoff_initial=0.001, backoff_max=0.01, jitter=0.0))
+    result = scrape_pages(archive, urls=[server.url("/go")], progress=False, **fast)
+    parsed = pipeline.parse_records(archive, result.records)
+    (label,) = parsed.labels
+    assert (label.source, label.url) == ("127.0.0.1", server.url("/p/multivitamin"))
+    assert [f["flag"] for f in label.extra["flags"]] == [CANONICAL_OFFSITE]
 
 
 # --------------------------------------------------------------------------- the rules, one by one
