@@ -5,7 +5,7 @@
 Both sides do the same work on the same bytes: parse the whole page, find the Supplement Facts
 table by its title / header rows (no site class names), turn it into a grid of cells and read
 the panel. The BeautifulSoup side is a compact re-implementation of the DOM half of
-`normalize.html_facts` (table grid, "heading just before", innermost candidate); the
+`normalize.html` (table grid, "heading just before", innermost candidate); the
 backend-neutral half (`table_score`, `read_panel`) is shared, so the rows must come out equal,
 which is checked. Prints ms/page (median of the repeats) and the ratio bs4/selectolax.
 Wall-clock numbers are printed, never asserted.
@@ -24,25 +24,25 @@ from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from maglabels.normalize.html_facts import (  # noqa: E402
-    _BLOCK_TAGS,
-    _QUICK,
-    _SKIP_TAGS,
-    _SPACE_CHARS,
-    _SPACE_TRANS,
-    _TITLE_RE,
+from maglabels.normalize.html import (  # noqa: E402
     Cell,
     FactsPanel,
     GridRow,
-    clean,
     extract_facts,
     indent_of,
     parse_page,
     read_panel,
     table_score,
 )
+from maglabels.normalize.html.locate import QUICK as _QUICK  # noqa: E402
+from maglabels.normalize.html.panel import TITLE_RE as _TITLE_RE  # noqa: E402
+from maglabels.normalize.html.text import BLOCK_TAGS as _BLOCK_TAGS  # noqa: E402
+from maglabels.normalize.html.text import SKIP_TAGS as _SKIP_TAGS  # noqa: E402
+from maglabels.normalize.html.text import SPACE_CHARS as _SPACE_CHARS  # noqa: E402
+from maglabels.normalize.html.text import SPACE_TRANS as _SPACE_TRANS  # noqa: E402
+from maglabels.normalize.html.text import clean  # noqa: E402
 
-PAGES = ROOT / "tests" / "fixtures" / "pages"
+PAGES = ROOT / "tests" / "golden"  # <source>/<case>/page.html.gz: the real pages of the golden cases
 
 
 # --------------------------------------------------------------------------- BeautifulSoup side
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("pages", nargs="*", type=Path)
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args(argv)
-    pages = args.pages or sorted(PAGES.glob("*.html.gz"))
+    pages = args.pages or sorted(PAGES.glob("*/*/page.html.gz"))
     if not pages:
         print("no pages found", file=sys.stderr)
         return 1
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         same = _rows(sx_panel) == _rows(bs_panel)
         sx_all.append(sx_ms)
         bs_all.append(bs_ms)
-        name = path.name.replace(".html.gz", "").replace(".html", "")
+        name = path.parent.name if path.name == "page.html.gz" else path.name.replace(".html.gz", "").replace(".html", "")
         n = len(sx_panel.rows) if sx_panel else 0
         print(
             f"{name[:48]:48s} {len(raw) / 1024:6.0f} {n:4d} {sx_ms:8.1f} ms {bs_ms:7.1f} ms {bs_ms / sx_ms:5.1f}x {full_ms:8.1f} ms  {'yes' if same else 'NO'}"

@@ -76,9 +76,11 @@ def parse_records(archive: Archive, records: list[ArchiveRecord]) -> Parsed:
         try:
             body = archive.get(record.sha256)
             if record.kind == "page":
-                from .normalize.html_facts import parse_page  # selectolax only when pages are present
+                from .normalize.html import parse_page  # selectolax only when pages are present
 
-                out.labels.append(parse_page(body, url=record.url, raw_sha256=record.sha256).label)
+                # status None: a saved file, whose URL ingest took from --url or its canonical link
+                saved = record.status is None
+                out.labels.append(parse_page(body, url=record.url, raw_sha256=record.sha256, saved=saved).label)
                 continue
             doc = json.loads(body)
             parse = parse_flat_product if record.kind == FLAT_KIND else parse_label

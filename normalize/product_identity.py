@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["ProductIdentity", "extract_identity", "canonical_url", "parse_price"]
+__all__ = ["ProductIdentity", "extract_identity", "canonical_url", "declared_canonical", "parse_price"]
 
 _PRODUCT_TYPES = frozenset(
     {"product", "productgroup", "individualproduct", "productmodel", "somproducts", "dietarysupplement"}
@@ -66,18 +67,21 @@ def _as_tree(page: LexborHTMLParser | str | bytes) -> LexborHTMLParser:
     return LexborHTMLParser(page)
 
 
-def _text(value: Any) -> str | None:
+_MAX_VALUE_DEPTH = 16  # JSON-LD values nested deeper are not a name or a price
+
+
+def _text(value: Any, depth: int = 0) -> str | None:
     """A scalar JSON-LD value as a clean string (None for empty / non-scalars)."""
     if isinstance(value, list):
         for v in value:
-            t = _text(v)
+            t = _text(v, depth + 1) if depth < _MAX_VALUE_DEPTH else None
             if t:
                 return t
         return None
     if isinstance(value, dict):
         for key in ("name", "@value", "value"):
             if key in value:
-                return _text(value[key])
+                return _text(value[key], depth + 1) if depth < _MAX_VALUE_DEPTH else None
         return None
     if value is None or isinstance(value, bool):
         return None
@@ -143,8 +147,9 @@ def _norm_url(u: str | None) -> str | None:
     return (p.netloc.lower().removeprefix("www.") + p.path.rstrip("/")).lower() or None
 
 
-def canonical_url(tree: LexborHTMLParser, url: str | None = None) -> str | None:
-    """`<link rel=canonical>`, else `og:url`, else `url`; made absolute against `url`."""
+def declared_canonical(tree: LexborHTMLParser, url: str | None = None) -> str | None:
+    """What the page says its URL is: `<link rel=canonical>`, else `og:url`; made absolute
+    against `url`. Page content, so a claim, not an identity (see `normalize.html.origin`)."""
     for node in tree.css("link[rel][href]"):
         a = node.attributes
         if "canonical" not in (a.get("rel") or "").lower().split():
@@ -156,7 +161,12 @@ def canonical_url(tree: LexborHTMLParser, url: str | None = None) -> str | None:
         c = (node.attributes.get("content") or "").strip()
         if c:
             return urljoin(url, c) if url else c
-    return url
+    return None
+
+
+def canonical_url(tree: LexborHTMLParser, url: str | None = None) -> str | None:
+    """`<link rel=canonical>`, else `og:url`, else `url`; made absolute against `url`."""
+    return declared_canonical(tree, url) or url
 
 
 # --------------------------------------------------------------------------- JSON-LD
@@ -176,12 +186,14 @@ def _load_jsonld(raw: str) -> Any:
     s = s.strip().rstrip(";")
     try:
         return json.loads(s, strict=False)
+    except RecursionError:  # nested thousands deep: not product markup, skipped like broken JSON
+        return None
     except ValueError:
         pass
     # a common breakage: trailing commas
     try:
         return json.loads(re.sub(r",\s*([}\]])", r"\1", s), strict=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -206,7 +218,7 @@ def _top_level_objects(doc: Any) -> Iterator[dict]:
 
 
 def _jsonld_products(tree: LexborHTMLParser) -> list[dict]:
-    out = []
+    out: list[dict] = []
     for node in tree.css('script[type="application/ld+json" i]'):
         doc = _load_jsonld(node.text(deep=True) or "")
         if doc is None:
@@ -215,14 +227,16 @@ def _jsonld_products(tree: LexborHTMLParser) -> list[dict]:
     return out
 
 
-def _iter_offers(offers: Any) -> Iterator[dict]:
+def _iter_offers(offers: Any, depth: int = 0) -> Iterator[dict]:
+    if depth > _MAX_VALUE_DEPTH:
+        return
     if isinstance(offers, list):
         for o in offers:
-            yield from _iter_offers(o)
+            yield from _iter_offers(o, depth + 1)
     elif isinstance(offers, dict):
         yield offers
         if "offers" in offers:  # AggregateOffer.offers
-            yield from _iter_offers(offers["offers"])
+            yield from _iter_offers(offers["offers"], depth + 1)
 
 
 def _price_from_specs(specs: Any) -> tuple[float | None, str | None, float | None]:
@@ -328,33 +342,46 @@ def _md_value(node: LexborNode) -> str | None:
     return _text(node.text(deep=True))
 
 
-def _md_props(scope: LexborNode) -> dict[str, list]:
-    """itemprop values that belong to `scope` (nested scopes become dicts)."""
+_MAX_SCOPE_NESTING = 8  # itemscopes nested deeper than this are read as plain text values
+
+
+def _md_props(scope: LexborNode, nesting: int = 0) -> dict[str, list]:
+    """itemprop values that belong to `scope` (nested scopes become dicts).
+
+    Iterative over the scope's subtree, so markup nested thousands deep is read, not a crash.
+    """
     props: dict[str, list] = {}
-
-    def walk(node: LexborNode) -> None:
-        child = node.child
-        while child is not None:
-            if child.is_element_node:
-                a = child.attributes
-                names = (a.get("itemprop") or "").split()
-                nested = "itemscope" in a
-                if names:
-                    value: Any = _md_props(child) if nested else _md_value(child)
-                    if nested:
-                        value = {k: v[0] for k, v in value.items()}
-                        value["@types"] = _itemtypes(child)
-                    for n in names:
-                        props.setdefault(n, []).append(value)
-                if not nested:
-                    walk(child)
-            child = child.next
-
-    walk(scope)
+    stack = _element_children(scope)
+    while stack:  # pre-order: a value inside an element comes before its next sibling's
+        node = stack.pop()
+        nested = "itemscope" in node.attributes
+        for n in (node.attributes.get("itemprop") or "").split():
+            value = _md_scope_value(node, nesting) if nested and nesting < _MAX_SCOPE_NESTING else _md_value(node)
+            props.setdefault(n, []).append(value)
+        if not nested:
+            stack.extend(_element_children(node))
     return props
 
 
-def _microdata_fields(tree: LexborHTMLParser, canonical: str | None, og_title: str | None) -> dict:
+def _element_children(node: LexborNode) -> list[LexborNode]:
+    """Element children of `node`, last first (ready to be popped in document order)."""
+    out = []
+    child = node.last_child
+    while child is not None:
+        if child.is_element_node:
+            out.append(child)
+        child = child.prev
+    return out
+
+
+def _md_scope_value(node: LexborNode, nesting: int) -> dict:
+    value: dict[str, Any] = {k: v[0] for k, v in _md_props(node, nesting + 1).items()}
+    value["@types"] = _itemtypes(node)
+    return value
+
+
+def _product_scopes(tree: LexborHTMLParser) -> list[LexborNode]:
+    """Product itemscopes that are not nested in another itemscope."""
     scopes = []
     for node in tree.css("[itemscope][itemtype]"):
         if not (_itemtypes(node) & _PRODUCT_TYPES):
@@ -367,20 +394,40 @@ def _microdata_fields(tree: LexborHTMLParser, canonical: str | None, og_title: s
             p = p.parent
         if not nested:
             scopes.append(node)
+    return scopes
+
+
+def _choose_scope(props_list: list[dict], canonical: str | None, og_title: str | None) -> dict | None:
+    """One scope: the only one, else the one whose URL or name is the page's."""
+    if len(props_list) == 1:
+        return props_list[0]
+    want_url, want_name = _norm_url(canonical), (og_title or "").strip().lower()
+    for p in props_list:
+        u = _norm_url(_text(p.get("url", [None])[0]) if p.get("url") else None)
+        n = (_text(p.get("name", [None])[0]) or "").lower() if p.get("name") else ""
+        if (want_url and u == want_url) or (want_name and n == want_name):
+            return p
+    return None
+
+
+def _md_offers(chosen: dict) -> list[dict]:
+    offer_dicts = []
+    for o in chosen.get("offers") or []:
+        if isinstance(o, dict):
+            d = dict(o)
+            if "aggregateoffer" in d.get("@types", set()):
+                d["@type"] = "AggregateOffer"
+            offer_dicts.append(d)
+    if not offer_dicts and chosen.get("price"):
+        offer_dicts.append({"price": chosen["price"][0], "priceCurrency": (chosen.get("priceCurrency") or [None])[0]})
+    return offer_dicts
+
+
+def _microdata_fields(tree: LexborHTMLParser, canonical: str | None, og_title: str | None) -> dict:
+    scopes = _product_scopes(tree)
     if not scopes:
         return {}
-    props_list = [_md_props(s) for s in scopes]
-    chosen = None
-    if len(props_list) == 1:
-        chosen = props_list[0]
-    else:
-        want_url, want_name = _norm_url(canonical), (og_title or "").strip().lower()
-        for p in props_list:
-            u = _norm_url(_text(p.get("url", [None])[0]) if p.get("url") else None)
-            n = (_text(p.get("name", [None])[0]) or "").lower() if p.get("name") else ""
-            if (want_url and u == want_url) or (want_name and n == want_name):
-                chosen = p
-                break
+    chosen = _choose_scope([_md_props(s) for s in scopes], canonical, og_title)
     if chosen is None:
         return {}
 
@@ -398,17 +445,7 @@ def _microdata_fields(tree: LexborHTMLParser, canonical: str | None, og_title: s
     out["mpn"] = _text(first("mpn"))
     out["product_id"] = _text(first("productID"))
     out["url"] = _text(first("url"))
-    offers = chosen.get("offers") or []
-    offer_dicts = []
-    for o in offers:
-        if isinstance(o, dict):
-            d = dict(o)
-            if "aggregateoffer" in d.get("@types", set()):
-                d["@type"] = "AggregateOffer"
-            offer_dicts.append(d)
-    if not offer_dicts and chosen.get("price"):
-        offer_dicts.append({"price": first("price"), "priceCurrency": first("priceCurrency")})
-    out.update(_offer_fields(offer_dicts))
+    out.update(_offer_fields(_md_offers(chosen)))
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -86,7 +86,7 @@ The demo database is the bundled real data and one saved iHerb page:
 ```sh
 mkdir demo && cd demo
 python3 -m maglabels run --offline                                  # 6 DSLD API labels + 731 DSLD corpus products
-python3 -m maglabels ingest /path/to/repo/tests/fixtures/pages/*.html.gz   # 2 real iHerb pages (1 with magnesium, with a price)
+python3 -m maglabels ingest /path/to/repo/tests/golden/www.iherb.com/*/page.html.gz   # 2 real iHerb pages (1 with magnesium, with a price)
 ```
 
 That gives {n_products} current products with magnesium ({", ".join(f"{s}: {n}" for s, n in by_source)}).

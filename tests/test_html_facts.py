@@ -1,7 +1,6 @@
-"""Supplement Facts from HTML (normalize.html_facts): golden pages and real snippets.
+"""Supplement Facts from HTML (normalize.html): the real pages and real snippets.
 
-Golden files: every `tests/fixtures/pages/<name>.html.gz` has a hand-written
-`<name>.expected.json` beside it (see that folder's SOURCES.md).
+The real pages are golden cases in `tests/golden/www.iherb.com/` (whole-page checks there).
 
 Focused tests use rows cut verbatim from those two real iHerb pages (a test checks that
 each snippet occurs in its page). Where a feature does not occur on these pages, a real
@@ -10,17 +9,14 @@ snippet is altered and the comment says exactly how.
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 import math
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from maglabels.normalize.html_facts import (
+from maglabels.normalize.html import (
+    PageExtraction,
     extract_facts,
     parse_amount,
     parse_daily_servings,
@@ -29,116 +25,39 @@ from maglabels.normalize.html_facts import (
     parse_serving_size,
     split_ingredient_list,
 )
-from maglabels.normalize.model import Label, LabelRow, ServingSize
+from maglabels.normalize.model import Label, LabelRow
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
-EXPECTED = sorted(PAGES.glob("*.expected.json"))
+from tests.conftest import BCOMPLEX_PAGE, MULTI_PAGE
+
 MULTI = "iherb-104996-cgn-multivitamin-two-a-day"
 BCOMPLEX = "iherb-108255-cgn-b-complex"
+PAGE = {MULTI: MULTI_PAGE, BCOMPLEX: BCOMPLEX_PAGE}
+URL = {
+    MULTI: "https://www.iherb.com/pr/california-gold-nutrition-multivitamin-and-mineral-with-methyl-b12-vitamin-c-l-methylfolate-and-quercetin-two-a-day-60-veggie-capsules/104996",
+    BCOMPLEX: "https://www.iherb.com/pr/california-gold-nutrition-high-potency-vitamin-b-complex-with-methyl-folate-methyl-b12-90-veggie-capsules/108255",
+}
 
 
 def _page_bytes(name: str) -> bytes:
-    return gzip.decompress((PAGES / f"{name}.html.gz").read_bytes())
+    return gzip.decompress(PAGE[name].read_bytes())
 
 
-_CACHE: dict[str, object] = {}
+_CACHE: dict[str, tuple[bytes, PageExtraction]] = {}
 
 
-def _parsed(expected_path: Path):
-    key = str(expected_path)
-    if key not in _CACHE:
-        exp = json.loads(expected_path.read_text(encoding="utf-8"))
-        raw = gzip.decompress((PAGES / exp["page"]).read_bytes())
-        _CACHE[key] = (exp, raw, parse_page(raw, url=exp["url"]))
-    return _CACHE[key]
+def _parsed(name: str) -> tuple[bytes, PageExtraction]:
+    if name not in _CACHE:
+        raw = _page_bytes(name)
+        _CACHE[name] = (raw, parse_page(raw, url=URL[name]))
+    return _CACHE[name]
 
 
-# --------------------------------------------------------------------------- fixtures themselves
-
-
-def _sources_sha256() -> dict[str, str]:
-    text = (PAGES / "SOURCES.md").read_text(encoding="utf-8")
-    out = {}
-    for m in re.finditer(r"^\|\s*`([^`]+\.html\.gz)`\s*\|[^|]*\|\s*`[0-9a-f]{40}`\s*\|\s*`([0-9a-f]{64})`\s*\|", text, re.M):
-        out[m.group(1)] = m.group(2)
-    return out
-
-
-def test_every_page_has_an_expected_file_and_a_sources_row():
-    pages = sorted(p.name for p in PAGES.glob("*.html.gz"))
-    assert pages, "no fixture pages"
-    assert sorted(p.name.replace(".expected.json", ".html.gz") for p in EXPECTED) == pages
-    assert sorted(_sources_sha256()) == pages
-
-
-@pytest.mark.parametrize("page", sorted(p.name for p in PAGES.glob("*.html.gz")))
-def test_decompressed_sha256_matches_sources(page):
-    raw = gzip.decompress((PAGES / page).read_bytes())
-    assert hashlib.sha256(raw).hexdigest() == _sources_sha256()[page]
-
-
-# --------------------------------------------------------------------------- golden pages
-
-
-@pytest.mark.parametrize("expected_path", EXPECTED, ids=lambda p: p.name.split(".")[0])
-def test_golden_page(expected_path):
-    exp, raw, ex = _parsed(expected_path)
-    label = ex.label
-    assert isinstance(label, Label)
-    assert ex.facts_found is exp["facts_found"]
-    assert ex.reason == exp["reason"]
-    assert ex.site == exp["site"]
-    assert label.raw_sha256 == exp["sha256"] == hashlib.sha256(raw).hexdigest()
-
-    for key, want in exp["label"].items():
-        assert getattr(label, key) == want, key
-    for key, want in exp["identity"].items():
-        assert getattr(ex.identity, key) == want, key
-
-    s = exp["serving"]
-    assert ex.panel.serving_text == s["text"]
-    assert ex.panel.servings_per_container_text == exp["servings_per_container_text"]
-    assert label.servings == (
-        ServingSize(
-            order=s["order"],
-            min_quantity=s["min_quantity"],
-            max_quantity=s["max_quantity"],
-            unit=s["unit"],
-            min_daily_servings=s["min_daily_servings"],
-            max_daily_servings=s["max_daily_servings"],
-        ),
-    )
-    assert ex.suggested_use == exp["suggested_use"]
-    assert list(ex.panel.footnotes) == exp["footnotes"]
-
-    active = [r for r in label.rows if r.section == "active"]
-    assert len(active) == len(exp["rows"])
-    for got, want in zip(active, exp["rows"]):
-        assert got.row_id == want["row_id"]
-        assert got.name == want["name"]
-        assert got.amount == want["amount"], got.name
-        assert got.unit == want["unit"], got.name
-        assert got.percent_dv == want["percent_dv"], got.name
-        assert got.depth == want["depth"]
-        assert got.parent_id is None
-        assert got.operator == "="
-        assert got.forms == ()
-        assert got.serving_order == 1
-        assert got.serving_quantity == s["min_quantity"]
-        # the row text is the row's cells as on the page
-        assert got.text.startswith(want["name"].split(" (")[0])
-
-    other = [r for r in label.rows if r.section == "other"]
-    assert [r.name for r in other] == exp["other_ingredients"]
-    assert [r.row_id for r in other] == [f"other.{i}" for i in range(1, len(other) + 1)]
-    assert all(r.amount is None and r.unit is None for r in other)
-
-    mg = [r.name for r in active if "magnesium" in r.name.lower()]
-    assert mg == exp["magnesium_rows"]
+# --------------------------------------------------------------------------- real pages (whole-page golden
+# checks, the hand-checked ones included, are data in tests/golden/, run by tests/test_golden.py)
 
 
 def test_multivitamin_magnesium_row_verbatim():
-    ex = _parsed(PAGES / f"{MULTI}.expected.json")[2]
+    ex = _parsed(MULTI)[1]
     (mg,) = [r for r in ex.label.rows if r.section == "active" and "Magnesium" in r.name]
     assert mg == LabelRow(
         row_id="14",
@@ -158,7 +77,7 @@ def test_multivitamin_magnesium_row_verbatim():
 
 
 def test_bcomplex_mentions_magnesium_but_yields_no_magnesium_row():
-    exp, raw, ex = _parsed(PAGES / f"{BCOMPLEX}.expected.json")
+    raw, ex = _parsed(BCOMPLEX)
     assert raw.count(b"Magnesium") == 25  # navigation, search chips, a combo offer
     assert ex.facts_found
     assert len(ex.label.rows) == 15
@@ -615,8 +534,8 @@ def test_other_ingredients_line_inside_the_panel():
 
 
 def test_bytes_and_str_give_the_same_label():
-    exp, raw, ex = _parsed(PAGES / f"{BCOMPLEX}.expected.json")
-    again = parse_page(raw.decode("utf-8"), url=exp["url"], raw_sha256=exp["sha256"])
+    raw, ex = _parsed(BCOMPLEX)
+    again = parse_page(raw.decode("utf-8"), url=URL[BCOMPLEX], raw_sha256=ex.label.raw_sha256)
     assert again.label == ex.label
 
 

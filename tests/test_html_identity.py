@@ -10,13 +10,12 @@ import copy
 import gzip
 import json
 import re
-from pathlib import Path
 
 import pytest
-
 from maglabels.normalize.product_identity import ProductIdentity, extract_identity, parse_price
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+from tests.conftest import BCOMPLEX_PAGE, MULTI_PAGE
+
 MULTI = "iherb-104996-cgn-multivitamin-two-a-day"
 BCOMPLEX = "iherb-108255-cgn-b-complex"
 MULTI_NAME = (
@@ -26,7 +25,8 @@ MULTI_NAME = (
 
 
 def _raw(name: str) -> str:
-    return gzip.decompress((PAGES / f"{name}.html.gz").read_bytes()).decode("utf-8")
+    path = {MULTI: MULTI_PAGE, BCOMPLEX: BCOMPLEX_PAGE}[name]
+    return gzip.decompress(path.read_bytes()).decode("utf-8")
 
 
 def _ld_blocks(name: str) -> list[dict]:

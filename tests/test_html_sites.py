@@ -1,16 +1,14 @@
-"""The per-site registry (normalize.sites): lookup by host, auto-import, one fixture pair per site."""
+"""The per-site registry (normalize.sites): lookup by host, auto-import, one golden case per site."""
 from __future__ import annotations
 
 import json
 import pkgutil
-from pathlib import Path
 
+import maglabels.normalize.sites as sites
 import pytest
-
-import normalize.sites as sites
 from maglabels.normalize.sites import GENERIC, Site, for_host, register, registered_hosts
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+from tests.conftest import GOLDEN
 
 
 @pytest.mark.parametrize("host", ["www.iherb.com", "iherb.com", "ca.iherb.com", "WWW.IHERB.COM", "www.iherb.com:443", "https://kr.iherb.com/pr/x/1"])
@@ -44,10 +42,14 @@ def test_every_site_module_is_auto_imported():
     assert names <= registered | {"generic"}, "a module in normalize/sites registers no site"
 
 
-def test_every_registered_site_has_a_fixture_pair():
-    fixture_sites = {json.loads(p.read_text(encoding="utf-8"))["site"] for p in PAGES.glob("*.expected.json")}
+def test_every_registered_site_has_a_golden_case():
+    golden_sites = {
+        json.loads(p.read_text(encoding="utf-8"))["extraction"]["site"]
+        for p in GOLDEN.glob("*/*/expected.json")
+        if json.loads(p.read_text(encoding="utf-8"))["front_end"] == "html"
+    }
     for host, name in registered_hosts().items():
-        assert name in fixture_sites, f"site {name} ({host}) has no tests/fixtures/pages/<name>.expected.json"
+        assert name in golden_sites, f"site {name} ({host}) has no golden case in tests/golden/<host>/<case>/"
 
 
 def test_register_rejects_a_host_taken_by_another_site():

@@ -4,9 +4,9 @@ import pytest
 from click.testing import CliRunner
 
 from maglabels.cli import cli
-from tests.test_html_facts import PAGES as PAGE_DIR
+from tests.conftest import IHERB_PAGES
 
-PAGES = sorted(PAGE_DIR.glob("*.html.gz"))
+PAGES = sorted(IHERB_PAGES.values())
 
 
 @pytest.fixture()

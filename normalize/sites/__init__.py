@@ -1,13 +1,18 @@
 """Per-site quirks of product pages, registered by host.
 
-The HTML front end (`normalize.html_facts`) is generic: it finds the Supplement Facts panel by
-its heading and structure, and the product identity from JSON-LD / microdata / Open Graph. A
-site module handles only what that generic path cannot know, for instance the site's own
-product id in its URLs, or a hint where the facts panel sits when the generic finder fails.
+The HTML front end (`normalize.html`) is generic: it finds the Supplement Facts panel by its
+heading and structure, and the product identity from JSON-LD / microdata / Open Graph. A site
+module overrides only what that generic path cannot know, the way recipe-scrapers' site classes
+override single fields: each hook of `Site` has the generic answer as its default, and a
+subclass replaces the hooks it needs, for instance the site's own product id in its URLs, the
+brand, name or price when the markup carries them somewhere else, or a hint where the facts
+panel sits when the generic finder fails.
 
-Adding a site is one module in this package plus one fixture pair in `tests/fixtures/pages/`
-(`<name>.html.gz` and `<name>.expected.json`); nothing else changes, because every module of
-this package is imported the first time `for_host` is called::
+The site is chosen by the host the page was fetched from (never by the page's canonical link).
+
+Adding a site is one module in this package plus one golden case in
+`tests/golden/<host>/<case>/` (see tests/golden/README.md); nothing else changes, because every
+module of this package is imported the first time `for_host` is called::
 
     from . import Site, register
 
@@ -17,37 +22,56 @@ this package is imported the first time `for_host` is called::
 
         def product_id(self, url):
             ...
+
+        def brand(self, tree, identity):
+            node = tree.css_first(".brand-name")
+            return node.text(strip=True) if node else identity.brand
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+    from ..product_identity import ProductIdentity
 
 __all__ = ["Site", "register", "for_host", "registered_hosts", "GENERIC"]
 
 
 class Site:
-    """The generic site: every hook answers "don't know" so the generic path decides."""
+    """The generic site: every hook gives the generic answer, so a subclass overrides only fields
+    its pages need. Identity hooks get the parsed page and the generic `ProductIdentity`
+    (JSON-LD, then microdata, then Open Graph)."""
 
     name: str = "generic"
 
     def product_id(self, url: str | None) -> str | None:
-        """The site's product id, read from a product URL (canonical first)."""
+        """The site's product id, read from a product URL (the fetched URL first)."""
         return None
 
-    def facts_panel_hints(self, tree: "LexborHTMLParser") -> list["LexborNode"]:
+    def brand(self, tree: LexborHTMLParser, identity: ProductIdentity) -> str | None:
+        return identity.brand
+
+    def product_name(self, tree: LexborHTMLParser, identity: ProductIdentity) -> str | None:
+        return identity.name
+
+    def price(self, tree: LexborHTMLParser, identity: ProductIdentity) -> tuple[float | None, str | None]:
+        """(current price, ISO currency)."""
+        return identity.price, identity.currency
+
+    def facts_panel_hints(self, tree: LexborHTMLParser) -> list[LexborNode]:
         """Nodes that hold the facts panel; used only when the generic finder finds none."""
         return []
 
-    def suggested_use(self, tree: "LexborHTMLParser") -> str | None:
+    def suggested_use(self, tree: LexborHTMLParser) -> str | None:
         """The Suggested Use / Directions text, when the generic heading search can't find it."""
         return None
 
-    def other_ingredients(self, tree: "LexborHTMLParser") -> str | None:
+    def other_ingredients(self, tree: LexborHTMLParser) -> str | None:
         """The Other Ingredients text, when the generic heading search can't find it."""
         return None
 

@@ -6,7 +6,7 @@ What the generic path cannot know:
   (the JSON-LD ``productID`` carries the same number, but the URL is the site's key);
 * where the facts panel sits, if its heading or column headers ever stop being recognisable:
   iHerb renders it as ``div.supplement-facts-container > table``. This is only a fallback;
-  both real pages in ``tests/fixtures/pages`` are found by the generic finder.
+  both real pages in ``tests/golden/www.iherb.com`` are found by the generic finder.
 
 Suggested Use and Other Ingredients are ``<h3>`` headings followed by
 ``div.prodOverviewDetail`` / ``div.prodOverviewIngred``, which the generic heading search reads.

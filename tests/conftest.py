@@ -1,0 +1,40 @@
+"""Shared test fixtures: where the bundled real data lives, a throw-away data dir, hypothesis profiles.
+
+Paths are plain constants too (``from tests.conftest import IHERB_PAGES``) because parametrised
+tests need them at collection time, before fixtures exist.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden"
+BUNDLED_DSLD_LABELS = ROOT / "scrapers" / "bundled" / "dsld" / "labels"
+# The two real iHerb product pages (see tests/golden/www.iherb.com/SOURCES.md), by case name.
+IHERB = GOLDEN / "www.iherb.com"
+IHERB_PAGES = {p.parent.name: p for p in sorted(IHERB.glob("*/page.html.gz"))}
+MULTI_PAGE = IHERB / "104996-cgn-multivitamin-two-a-day" / "page.html.gz"
+BCOMPLEX_PAGE = IHERB / "108255-cgn-b-complex" / "page.html.gz"
+
+# Property tests set derandomize=True themselves (same cases every run, no example database);
+# CI runs them long with `pytest --hypothesis-profile=ci` (tests that fix max_examples keep it).
+settings.register_profile(
+    "ci", max_examples=10_000, derandomize=True, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty MAGLABELS_DATA_DIR for commands that archive and load (read via Settings.load)."""
+    path = tmp_path / "data"
+    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def iherb_pages() -> dict[str, Path]:
+    return dict(IHERB_PAGES)
