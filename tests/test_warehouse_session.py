@@ -97,7 +97,7 @@ def test_lock_timeout_exits_1_and_is_recorded_by_the_next_run(env, monkeypatch):
     runs = con.execute("SELECT command, status, message FROM scrape_runs ORDER BY run_id").fetchall()
     con.close()
     assert [r[1] for r in runs] == ["ok", "failed", "ok"]
-    assert runs[1][0] == "run" and "another writer held" in runs[1][2]
+    assert runs[1][0] == runs[0][0] == "run --offline" and "another writer held" in runs[1][2]
     assert not session.pending_log_path(str(dbfile)).exists()
 
 
