@@ -479,7 +479,8 @@ class PoliteClient:
         except httpx.TimeoutException as exc:
             raise FetchError(url, None, f"timeout: {type(exc).__name__} (gave up after {n} attempts)") from None
         except httpx.HTTPError as exc:
-            raise FetchError(url, None, f"{type(exc).__name__}: {exc}") from None
+            tried = f" (gave up after {n} attempts)" if _is_retryable(exc) else ""
+            raise FetchError(url, None, f"{type(exc).__name__}: {exc}{tried}") from None
 
     def _get_once(self, url: str, headers: Mapping[str, str]) -> httpx.Response:
         """One GET with the body streamed under the size cap; returns a response holding the decoded body."""

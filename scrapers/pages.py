@@ -34,6 +34,7 @@ from .redact import redact_headers, redact_url, scrub
 
 log = logging.getLogger(__name__)
 
+EMPTY_BODY = "empty_body"  # PageError.reason for a 2xx page without a byte of content
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # sitemaps.org: 50 MB uncompressed per file
 _LOC = re.compile(r"<loc>\s*(.*?)\s*</loc>", re.IGNORECASE | re.DOTALL)
 _INDEX = re.compile(rb"<sitemapindex[\s>]", re.IGNORECASE)
@@ -220,6 +221,9 @@ def fetch_pages(
             if record is None:
                 return FetchError(url, 304, "304 Not Modified without an archived copy")
             return _NotModified(record)
+        if not outcome.content:  # a product page with no bytes is a server fault, not a page
+            _archive(archive, str(outcome.url), outcome, "error", secrets)
+            return FetchError(str(outcome.url), outcome.status_code, EMPTY_BODY, outcome)
         return _archive(archive, str(outcome.url), outcome, "page", secrets)
 
     bar = tqdm(total=len(unique), desc="pages", unit="page", disable=not progress or not sys.stderr.isatty())

@@ -108,8 +108,10 @@ class LocalServer:
                 if resp.reset_after is not None:
                     self.wfile.write(body[: resp.reset_after])
                     self.wfile.flush()
-                    # SO_LINGER 0: close() sends RST instead of FIN, i.e. "connection reset by peer"
+                    # SO_LINGER 0 and close now (before socketserver's orderly shutdown sends a FIN):
+                    # the client sees "connection reset by peer" mid-body
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
                     self.close_connection = True
                 elif resp.chunked:
                     step = 1 << 20

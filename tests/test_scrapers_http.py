@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-
 from maglabels.scrapers.http import (
     USER_AGENT,
     FetchError,
@@ -23,6 +22,7 @@ from maglabels.scrapers.http import (
     client_options,
     parse_retry_after,
 )
+
 from tests.http_server import FakeClock, Resp, SleepRecorder, other_server, server  # noqa: F401
 
 FAST_RETRY = RetryPolicy(attempts=3, backoff_initial=0.001, backoff_max=0.01, jitter=0.0, retry_after_cap=10.0)
@@ -246,7 +246,7 @@ def _assert_spacing_bound(times: list[float], interval: float) -> None:
     released (same monotonic clock on both sides), and releases are >= ``interval`` apart:
     hence arrival[k+2] - arrival[k] >= interval for every k, with no allowance for jitter.
     """
-    assert all(b - a >= interval - 1e-6 for a, b in zip(times, times[2:])), times
+    assert all(b - a >= interval - 1e-6 for a, b in zip(times, times[2:], strict=False)), times
     assert times[-1] - times[0] >= (len(times) - 2) * interval - 1e-6, times
 
 
