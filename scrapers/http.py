@@ -260,6 +260,7 @@ class PoliteClient:
         self._wallclock = wallclock
         self._host_rates = {k.lower(): v for k, v in (host_rates or {}).items()}
         self._limiters: dict[str, RateLimiter] = {}
+        self._paused_until: dict[str, float] = {}  # host -> clock() before which it gets no request
         self._robots: dict[str, Callable[[str], bool]] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -443,14 +444,24 @@ class PoliteClient:
 
     def _send(self, url: str, extra_headers: Mapping[str, str] | None) -> httpx.Response:
         """One hop: rate limit + retries. Raises FetchError once retries are used up."""
-        limiter = self._limiter(host_key(url))
+        host = host_key(url)
+        limiter = self._limiter(host)
         headers = self._request_headers(url, extra_headers)
+        told = False  # this request got the Retry-After: tenacity does its waiting
 
         def attempt() -> httpx.Response:
+            nonlocal told
+            if not told:
+                self._wait_out_pause(host)
+            told = False
             limiter.acquire()
             resp = self._get_once(url, headers)
             if resp.status_code in self.retry.statuses:
-                raise _RetryableStatus(resp, parse_retry_after(resp.headers.get("retry-after"), self._wallclock()))
+                retry_after = parse_retry_after(resp.headers.get("retry-after"), self._wallclock())
+                if retry_after is not None:
+                    told = True
+                    self._pause_host(host, min(retry_after, self.retry.retry_after_cap))
+                raise _RetryableStatus(resp, retry_after)
             return resp
 
         def before_sleep(state) -> None:
@@ -481,6 +492,17 @@ class PoliteClient:
         except httpx.HTTPError as exc:
             tried = f" (gave up after {n} attempts)" if _is_retryable(exc) else ""
             raise FetchError(url, None, f"{type(exc).__name__}: {exc}{tried}") from None
+
+    def _pause_host(self, host: str, seconds: float) -> None:
+        """A Retry-After holds the whole host, not only the request that got it (per_host > 1)."""
+        with self._lock:
+            self._paused_until[host] = max(self._paused_until.get(host, 0.0), self._clock() + seconds)
+
+    def _wait_out_pause(self, host: str) -> None:
+        with self._lock:
+            left = self._paused_until.get(host, 0.0) - self._clock()
+        if left > 0:
+            self._sleep(left)
 
     def _get_once(self, url: str, headers: Mapping[str, str]) -> httpx.Response:
         """One GET with the body streamed under the size cap; returns a response holding the decoded body."""

@@ -60,6 +60,22 @@ def test_429_retry_after_http_date_is_honoured_and_capped(server):
     assert sleep.calls == [pytest.approx(5.0), 10.0]  # second one capped by retry_after_cap
 
 
+def test_retry_after_pauses_the_whole_host(server, other_server):
+    # with several requests in flight per host, the others must wait out a Retry-After too
+    server.route("/a", Resp(429, headers={"Retry-After": "5"}))
+    server.route("/b", Resp(200))
+    other_server.route("/c", Resp(200))
+    clock = FakeClock()
+    with make(retry=RetryPolicy(attempts=1), clock=clock, sleep=clock.sleep) as client:
+        with pytest.raises(FetchError):
+            client.get(server.url("/a"))
+        client.get(other_server.url("/c"))  # another host is not held
+        assert clock.sleeps == []
+        client.get(server.url("/b"))
+        client.get(server.url("/b"))  # once waited out, no more waiting
+    assert clock.sleeps == [pytest.approx(5.0)]
+
+
 def test_5xx_then_success(server):
     server.route("/x", [Resp(503), Resp(500), Resp(200, b"fine")])
     sleep = SleepRecorder()
