@@ -135,11 +135,14 @@ def scrape_pages_cmd(urls, seed_file, sitemap, allow_hosts, per_host, max_body_b
     """Fetch retailer/brand product pages politely into the archive, then normalise and load them."""
     from .scrapers.http import client_options
     from .scrapers.pages import scrape_pages
-    from .settings import Settings
+    from .settings import Settings, SettingsError
 
     if not (urls or seed_file or sitemap):
         raise click.UsageError("give product URLs, --seeds FILE or --sitemap URL")
-    settings = Settings.load(concurrent_requests_per_host=per_host, max_body_bytes=max_body_bytes)
+    try:
+        settings = Settings.load(concurrent_requests_per_host=per_host, max_body_bytes=max_body_bytes)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
     _connect(db_path).close()
     result = scrape_pages(pipeline.open_archive(), urls=urls, seed_file=seed_file, sitemap=sitemap,
                           allowed_hosts=set(allow_hosts) or None, per_host=settings.concurrent_requests_per_host,

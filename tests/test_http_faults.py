@@ -217,3 +217,10 @@ def test_all_good_is_ok_and_second_crawl_is_all_304(crawl):
     assert archive.records(kind="page") == pages_before  # nothing new stored: no page record,
     assert _blobs(crawl.data / "archive") == blobs_before  # no body (robots.txt is re-checked each run)
     assert crawl.last_run() == ("ok", {"errors": 0, "skipped": 0, "unchanged": 2})
+
+
+def test_bad_http_setting_is_a_usage_error(crawl, monkeypatch):
+    monkeypatch.setenv("MAGLABELS_HTTP_READ_TIMEOUT", "soon")
+    result = crawl.run()
+    assert result.exit_code == 2 and "MAGLABELS_HTTP_READ_TIMEOUT='soon' is not a number" in result.output
+    assert crawl.server.requests == []
