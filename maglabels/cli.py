@@ -222,26 +222,41 @@ def scrape_dsld_cmd(offline, limit, base_url, requests_per_hour, max_requests, m
 @click.option("--sitemap", default=None, help="A sitemap (or sitemap index) URL to take product URLs from.")
 @click.option("--allow-host", "allow_hosts", multiple=True,
               help="Hosts redirects may go to (default: the hosts of the given URLs).")
+@click.option("--concurrency-per-host", "per_host", type=click.IntRange(min=1), default=None,
+              help="Requests in flight per host (default: $MAGLABELS_CONCURRENT_REQUESTS_PER_HOST, else 2); "
+                   "the per-host rate still applies.")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=None,
+              help="Larger pages are lost with reason body_too_large (default: $MAGLABELS_MAX_BODY_BYTES, else 20 MiB).")
 @DB_OPTION
-def scrape_pages_cmd(urls, seed_file, sitemap, allow_hosts, db_path) -> None:
+def scrape_pages_cmd(urls, seed_file, sitemap, allow_hosts, per_host, max_body_bytes, db_path) -> None:
     """Fetch retailer/brand product pages politely into the archive, then normalise and load them."""
+    from .scrapers.http import client_options
     from .scrapers.pages import scrape_pages
+    from .settings import Settings, SettingsError
 
     if not (urls or seed_file or sitemap):
         raise click.UsageError("give product URLs, --seeds FILE or --sitemap URL")
+    try:
+        settings = Settings.load(concurrent_requests_per_host=per_host, max_body_bytes=max_body_bytes)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
     _connect(db_path).close()
     result = scrape_pages(pipeline.open_archive(), urls=urls, seed_file=seed_file, sitemap=sitemap,
-                          allowed_hosts=set(allow_hosts) or None, progress=_progress())
+                          allowed_hosts=set(allow_hosts) or None, per_host=settings.concurrent_requests_per_host,
+                          progress=_progress(), **client_options(settings))
     for skipped in result.skipped:
         click.echo(f"maglabels: skipped {skipped.url}: {skipped.reason}"
                    f"{' -> ' + skipped.target if skipped.target else ''}", err=True)
     for error in result.errors:
-        click.echo(f"maglabels: warning: {error.url}: {error.status or ''} {error.reason}", err=True)
+        click.echo(f"maglabels: lost {error.url}: {error.status or ''} {error.reason}", err=True)
+    click.echo(f"fetched {len(result.records) - result.unchanged} pages, {result.unchanged} unchanged (304), "
+               f"{len(result.skipped)} skipped, {len(result.errors)} lost", err=True)
     if not result.records:
         raise Failure("no page fetched")
     with _connect(db_path) as con:
         counts = _load(con, "scrape pages", result.records,
-                       extra_counts={"errors": len(result.errors), "skipped": len(result.skipped)})
+                       extra_counts={"errors": len(result.errors), "skipped": len(result.skipped),
+                                     "unchanged": result.unchanged})
     _exit_for(counts)
 
 

@@ -19,6 +19,14 @@ looks at `os.environ` (the CLI calls it once; tests pass their own mapping).
 | retry_statuses | MAGLABELS_RETRY_STATUSES (comma-separated) | 429,500,502,503,504 |
 | lock_timeout | MAGLABELS_LOCK_TIMEOUT (seconds a writer waits for another writer) | 300 |
 | lake_data_path | MAGLABELS_LAKE_DATA_PATH (Parquet files of a DuckLake) | <catalog>.files (SQLite), <data_dir>/lake.files (PostgreSQL) |
+| retry_attempts | MAGLABELS_RETRY_ATTEMPTS (tries per URL, first included) | 5 |
+| retry_backoff | MAGLABELS_RETRY_BACKOFF (seconds; first backoff and jitter) | 1.0 |
+| retry_after_cap | MAGLABELS_RETRY_AFTER_CAP (longest Retry-After honoured, seconds) | 300 |
+| http_connect_timeout | MAGLABELS_HTTP_CONNECT_TIMEOUT (seconds) | 10 |
+| http_read_timeout | MAGLABELS_HTTP_READ_TIMEOUT (seconds between bytes) | 30 |
+| max_body_bytes | MAGLABELS_MAX_BODY_BYTES (larger bodies: FetchError body_too_large) | 20 MiB |
+| page_requests_per_second | MAGLABELS_PAGE_REQUESTS_PER_SECOND (per host) | 0.2 |
+| concurrent_requests_per_host | MAGLABELS_CONCURRENT_REQUESTS_PER_HOST (pages in flight per host, like Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN) | 2 |
 """
 from __future__ import annotations
 
@@ -35,6 +43,18 @@ DSLD_REQUESTS_PER_HOUR_WITH_KEY = 10000  # api.data.gov's default hourly limit f
 DEFAULT_RETRY_STATUSES = (429, 500, 502, 503, 504)
 DB_FILENAME = "maglabels.duckdb"
 DEFAULT_LOCK_TIMEOUT = 300.0
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # real product pages are ~4 MB
+# (environment variable, setting, parser) for the plain numeric HTTP knobs
+_HTTP_NUMBERS = (
+    ("MAGLABELS_RETRY_ATTEMPTS", "retry_attempts", "int"),
+    ("MAGLABELS_RETRY_BACKOFF", "retry_backoff", "float"),
+    ("MAGLABELS_RETRY_AFTER_CAP", "retry_after_cap", "float"),
+    ("MAGLABELS_HTTP_CONNECT_TIMEOUT", "http_connect_timeout", "float"),
+    ("MAGLABELS_HTTP_READ_TIMEOUT", "http_read_timeout", "float"),
+    ("MAGLABELS_MAX_BODY_BYTES", "max_body_bytes", "int"),
+    ("MAGLABELS_PAGE_REQUESTS_PER_SECOND", "page_requests_per_second", "float"),
+    ("MAGLABELS_CONCURRENT_REQUESTS_PER_HOST", "concurrent_requests_per_host", "int"),
+)
 
 
 class SettingsError(ValueError):
@@ -56,6 +76,15 @@ class Settings:
     dsld_page_size: int = 1000
     dsld_result_window: int = 10_000
     dsld_retry_attempts: int = 5
+    # HTTP client knobs (pages); short values make the fault suite run in seconds
+    retry_attempts: int = 5
+    retry_backoff: float = 1.0
+    retry_after_cap: float = 300.0
+    http_connect_timeout: float = 10.0
+    http_read_timeout: float = 30.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    page_requests_per_second: float = 0.2  # one page every 5 s per host: a common courtesy
+    concurrent_requests_per_host: int = 2  # in flight per host; the rate above still applies
 
     @property
     def db_path(self) -> str:
@@ -120,6 +149,9 @@ class Settings:
                 raise SettingsError(f"MAGLABELS_LOCK_TIMEOUT={timeout!r} must not be negative")
         if lake_data := get("MAGLABELS_LAKE_DATA_PATH"):
             values["lake_data_path"] = str(Path(lake_data).expanduser())
+        for name, setting, kind in _HTTP_NUMBERS:
+            if text := get(name):
+                values[setting] = _positive_int(name, text) if kind == "int" else _positive_float(name, text)
         return cls(**values).with_options(**options)
 
 
@@ -130,4 +162,14 @@ def _positive_int(name: str, text: str) -> int:
         raise SettingsError(f"{name}={text!r} is not a whole number") from None
     if value <= 0:
         raise SettingsError(f"{name}={text!r} must be positive")
+    return value
+
+
+def _positive_float(name: str, text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name}={text!r} must be a positive number")
     return value

@@ -4,7 +4,14 @@ Everything polite lives here so the DSLD scraper and the page scraper cannot dri
 a descriptive User-Agent, connect/read timeouts, a token-bucket rate limit per host,
 retries with exponential backoff and jitter (tenacity), ``Retry-After``, robots.txt
 (protego), a host allow-list enforced on every redirect hop, and an API key that only
-ever travels in a header to the hosts it belongs to.
+ever travels in a header to the hosts it belongs to (and is scrubbed from every URL, error
+and log line, even when a server echoes it back in a redirect).
+
+Bodies are streamed (``client.stream``) under a size cap (``max_body_bytes``, checked on
+Content-Length and while reading), so one huge response becomes a ``body_too_large``
+FetchError instead of eating the memory of the run. ``fetch_many`` hands each response to a
+``handle`` callback on the fetching thread (the page scraper archives it there and keeps
+only the record), with a bounded result queue, so memory stays flat in the number of URLs.
 
 Rate limiting is ``scrapers.ratelimit`` (a small token bucket; see why there).
 """
@@ -17,10 +24,12 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timezone
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
@@ -34,13 +43,13 @@ from .ratelimit import (  # re-exported: callers configure rates through this mo
     RateLimiter,
     RateSpec,
 )
-from ..settings import DEFAULT_RETRY_STATUSES, Settings
-from .redact import redact_url
+from ..settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_RETRY_STATUSES, Settings
+from .redact import install_log_scrubber, redact_url, scrub
 
 __all__ = [
     "DSLD_RATE_NO_KEY", "DSLD_RATE_WITH_KEY", "PAGE_RATE", "USER_AGENT", "FetchError", "FetchSkipped",
     "PoliteClient", "QuotaExhausted", "RateLimiter", "RateSpec", "RetryPolicy", "Timeouts", "api_key_from_env",
-    "host_key", "origin", "parse_retry_after",
+    "BODY_TOO_LARGE", "DEFAULT_MAX_BODY_BYTES", "client_options", "host_key", "origin", "parse_retry_after",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,6 +66,9 @@ USER_AGENT = f"maglabels/{_version()} (+https://github.com/maglabels; label rese
 ROBOTS_AGENT = "maglabels"  # product token matched against robots.txt User-agent lines
 API_KEY_ENV_VARS = ("MAGLABELS_DSLD_API_KEY", "DSLD_API_KEY")
 ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 2.5: parse at least 500 KiB, we parse at most that
+BODY_TOO_LARGE = "body_too_large"  # FetchError.reason when a body exceeds max_body_bytes
+# headers that describe the bytes on the wire, not the decoded body we keep
+_WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 
 def api_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
@@ -111,6 +123,14 @@ class FetchError(Exception):
         self.target = redact_url(target) if target else None
         super().__init__(f"{self.url}: {status if status is not None else '-'} {reason}")
 
+    def scrub(self, secrets: Iterable[str]) -> FetchError:
+        """Remove literal secrets (e.g. an API key echoed in a redirect) from url, target, reason."""
+        self.url = scrub(self.url, secrets)
+        self.target = scrub(self.target, secrets) if self.target else None
+        self.reason = scrub(self.reason, secrets)
+        self.args = (f"{self.url}: {self.status if self.status is not None else '-'} {self.reason}",)
+        return self
+
 
 class FetchSkipped(FetchError):
     """Deliberately not fetched: robots.txt disallows it or its host is not allowed.
@@ -123,6 +143,13 @@ class FetchSkipped(FetchError):
 class QuotaExhausted(FetchError):
     """A 429 asked us to wait past the run's deadline or the Retry-After cap, or kept coming:
     the caller should stop the run (status ``rate_limited``), not skip the document."""
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, response: httpx.Response, size: int) -> None:
+        self.response = response
+        self.size = size
+        super().__init__(f"body of at least {size} bytes")
 
 
 class _RetryableStatus(Exception):
@@ -155,6 +182,23 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, when.timestamp() - now)
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """PoliteClient keyword arguments for the HTTP knobs in ``settings`` (pages client)."""
+    return {
+        "rate": RateSpec(per_second=settings.page_requests_per_second, burst=1),
+        "retry": RetryPolicy(
+            attempts=settings.retry_attempts,
+            backoff_initial=settings.retry_backoff,
+            backoff_max=max(settings.retry_backoff, RetryPolicy.backoff_max * settings.retry_backoff),
+            jitter=settings.retry_backoff,
+            retry_after_cap=settings.retry_after_cap,
+            statuses=settings.retry_statuses,
+        ),
+        "timeouts": Timeouts(connect=settings.http_connect_timeout, read=settings.http_read_timeout),
+        "max_body_bytes": settings.max_body_bytes,
+    }
 
 
 # ---------------------------------------------------------------- hosts
@@ -198,6 +242,7 @@ class PoliteClient:
         robots_agent: str = ROBOTS_AGENT,
         on_robots: Callable[[str, httpx.Response], None] | None = None,
         max_redirects: int = 5,
+        max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -214,11 +259,13 @@ class PoliteClient:
         self.robots_agent = robots_agent
         self.on_robots = on_robots
         self.max_redirects = max_redirects
+        self.max_body_bytes = max_body_bytes
         self._sleep = sleep
         self._clock = clock
         self._wallclock = wallclock
         self._host_rates = {k.lower(): v for k, v in (host_rates or {}).items()}
         self._limiters: dict[str, RateLimiter] = {}
+        self._paused_until: dict[str, float] = {}  # host -> clock() before which it gets no request
         self._robots: dict[str, Callable[[str], bool]] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -235,6 +282,7 @@ class PoliteClient:
         self.robots_fetches = 0  # how many robots.txt requests went out (for reports/tests)
         self.requests_sent = 0  # every request that went out, retries included (run budgets)
         self.deadline: float | None = None  # clock() value no wait may go past (run deadline)
+        install_log_scrubber(self.secrets)  # httpx logs request URLs at INFO; a redirect may carry the key
 
     # -- lifecycle
     def close(self) -> None:
@@ -249,6 +297,15 @@ class PoliteClient:
     @property
     def has_api_key(self) -> bool:
         return self._api_key is not None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Literal values that must never be stored or logged (for callers that archive)."""
+        return (self._api_key,) if self._api_key else ()
+
+    def redact(self, text: str) -> str:
+        """``text`` (a URL, a message) without secret parameters, userinfo or our secrets."""
+        return scrub(redact_url(text), self.secrets)
 
     def __repr__(self) -> str:  # explicit so the key can never leak through repr()
         return f"PoliteClient(rate={self.rate!r}, allowed_hosts={self.allowed_hosts!r}, api_key={'set' if self._api_key else 'none'})"
@@ -266,43 +323,78 @@ class PoliteClient:
         if params:
             u = u.copy_merge_params({k: str(v) for k, v in params.items() if v is not None})
         current = str(u)
-        if not self.host_allowed(current):
-            raise FetchSkipped(current, None, "host_not_allowed")
-        return self._follow(current, headers, check_robots=self.obey_robots)
+        try:
+            if not self.host_allowed(current):
+                raise FetchSkipped(current, None, "host_not_allowed")
+            return self._follow(current, headers, check_robots=self.obey_robots)
+        except FetchError as exc:
+            raise exc.scrub(self.secrets) from None
 
     def fetch_many(
-        self, urls: Iterable[str], *, workers: int = 4
-    ) -> Iterator[tuple[str, httpx.Response | FetchError]]:
-        """Fetch many URLs: hosts in parallel (up to ``workers``), each host's URLs in order.
+        self,
+        urls: Iterable[str],
+        *,
+        workers: int = 4,
+        per_host: int = 1,
+        headers_for: Callable[[str], Mapping[str, str] | None] | None = None,
+        handle: Callable[[str, httpx.Response | FetchError], Any] | None = None,
+    ) -> Iterator[tuple[str, Any]]:
+        """Fetch many URLs: up to ``workers`` hosts in parallel, ``per_host`` requests in flight per host.
 
-        One worker owns a host at a time, so per-host politeness never depends on
-        thread timing. Results arrive as they complete, not in input order.
+        Each host's URLs start in order, each request waits for the host's rate limiter, so
+        politeness holds whatever ``per_host`` is (like Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN
+        under a DOWNLOAD_DELAY). ``headers_for(url)`` adds request headers (conditional GETs).
+        ``handle(url, response_or_error)`` runs on the fetching thread and its return value is
+        what is yielded (default: the response or FetchError itself). Results arrive as they
+        complete through a bounded queue: a slow consumer pauses the fetchers.
         """
-        by_host: dict[str, list[str]] = {}
+        by_host: dict[str, deque[str]] = {}
         for url in urls:
-            by_host.setdefault(host_key(url), []).append(url)
+            by_host.setdefault(host_key(url), deque()).append(url)
         total = sum(len(v) for v in by_host.values())
         if not total:
             return
-        results: queue.Queue[tuple[str, object]] = queue.Queue()
+        per_host = max(1, per_host)
+        threads = max(1, min(workers, len(by_host))) * per_host
+        results: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2 * threads)
+        stop = threading.Event()
 
-        def run_host(host_urls: list[str]) -> None:
-            for url in host_urls:
+        def one(url: str) -> Any:
+            try:
+                outcome: httpx.Response | FetchError = self.get(url, headers=headers_for(url) if headers_for else None)
+            except FetchError as exc:
+                outcome = exc
+            return handle(url, outcome) if handle else outcome
+
+        def run_host(pending: deque[str]) -> None:
+            while not stop.is_set():
                 try:
-                    results.put((url, self.get(url)))
-                except FetchError as exc:
-                    results.put((url, exc))
+                    url = pending.popleft()  # atomic: the host's tasks share one queue
+                except IndexError:
+                    return
+                try:
+                    item = (url, one(url))
                 except BaseException as exc:  # handed to the caller's thread, re-raised there
-                    results.put((url, exc))
+                    item = (url, _Crashed(exc))
+                while not stop.is_set():  # bounded wait so an abandoned generator frees us
+                    try:
+                        results.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
 
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(by_host)))) as pool:
-            for host_urls in by_host.values():
-                pool.submit(run_host, host_urls)
-            for _ in range(total):
-                url, outcome = results.get()
-                if isinstance(outcome, BaseException) and not isinstance(outcome, FetchError):
-                    raise outcome
-                yield url, outcome  # type: ignore[misc]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for pending in by_host.values():
+                for _ in range(min(per_host, len(pending))):
+                    pool.submit(run_host, pending)
+            try:
+                for _ in range(total):
+                    url, outcome = results.get()
+                    if isinstance(outcome, _Crashed):
+                        raise outcome.exc
+                    yield url, outcome
+            finally:
+                stop.set()  # on early exit: workers finish the request in hand and stop
 
     def host_allowed(self, url: str) -> bool:
         if self.allowed_hosts is None:
@@ -373,22 +465,32 @@ class PoliteClient:
 
     def _send(self, url: str, extra_headers: Mapping[str, str] | None) -> httpx.Response:
         """One hop: rate limit + retries. Raises FetchError once retries are used up."""
-        limiter = self._limiter(host_key(url))
+        host = host_key(url)
+        limiter = self._limiter(host)
         headers = self._request_headers(url, extra_headers)
+        told = False  # this request got the Retry-After: tenacity does its waiting
 
         def attempt() -> httpx.Response:
+            nonlocal told
+            if not told:
+                self._wait_out_pause(host)
+            told = False
             limiter.acquire()
             with self._lock:
                 self.requests_sent += 1
-            resp = self._http.get(url, headers=headers)
+            resp = self._get_once(url, headers)
             if resp.status_code in self.retry.statuses:
-                raise _RetryableStatus(resp, parse_retry_after(resp.headers.get("retry-after"), self._wallclock()))
+                retry_after = parse_retry_after(resp.headers.get("retry-after"), self._wallclock())
+                if retry_after is not None:
+                    told = True
+                    self._pause_host(host, min(retry_after, self.retry.retry_after_cap))
+                raise _RetryableStatus(resp, retry_after)
             return resp
 
         def before_sleep(state) -> None:
             log.info(
                 "retrying %s after %s (attempt %d/%d)",
-                redact_url(url), state.outcome.exception(), state.attempt_number, self.retry.attempts,
+                self.redact(url), self.redact(str(state.outcome.exception())), state.attempt_number, self.retry.attempts,
             )
 
         retrying = Retrying(
@@ -402,6 +504,9 @@ class PoliteClient:
         n = self.retry.attempts
         try:
             return retrying(attempt)
+        except _BodyTooLarge as exc:
+            log.warning("%s: body larger than %s bytes, not kept", self.redact(url), self.max_body_bytes)
+            raise FetchError(url, exc.response.status_code, BODY_TOO_LARGE) from None
         except _RetryableStatus as exc:
             r = exc.response
             if r.status_code == 429:  # still over quota after every retry
@@ -410,7 +515,41 @@ class PoliteClient:
         except httpx.TimeoutException as exc:
             raise FetchError(url, None, f"timeout: {type(exc).__name__} (gave up after {n} attempts)") from None
         except httpx.HTTPError as exc:
-            raise FetchError(url, None, f"{type(exc).__name__}: {exc}") from None
+            tried = f" (gave up after {n} attempts)" if _is_retryable(exc) else ""
+            raise FetchError(url, None, f"{type(exc).__name__}: {exc}{tried}") from None
+
+    def _pause_host(self, host: str, seconds: float) -> None:
+        """A Retry-After holds the whole host, not only the request that got it (per_host > 1)."""
+        with self._lock:
+            self._paused_until[host] = max(self._paused_until.get(host, 0.0), self._clock() + seconds)
+
+    def _wait_out_pause(self, host: str) -> None:
+        with self._lock:
+            left = self._paused_until.get(host, 0.0) - self._clock()
+        if left > 0:
+            self._sleep(left)
+
+    def _get_once(self, url: str, headers: Mapping[str, str]) -> httpx.Response:
+        """One GET with the body streamed under the size cap; returns a response holding the decoded body."""
+        cap = self.max_body_bytes
+        with self._http.stream("GET", url, headers=headers) as resp:
+            declared = resp.headers.get("content-length", "")
+            if cap is not None and declared.isdigit() and int(declared) > cap:
+                raise _BodyTooLarge(resp, int(declared))  # refused before reading a byte
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in resp.iter_bytes():  # decoded (gzip/br/deflate) as it arrives
+                size += len(chunk)
+                if cap is not None and size > cap:
+                    raise _BodyTooLarge(resp, size)
+                chunks.append(chunk)
+        body = b"".join(chunks)
+        # The kept body is decoded, so its headers must say so (no content-encoding, its own length).
+        kept = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+        kept.append(("content-length", str(len(body))))
+        return httpx.Response(
+            resp.status_code, headers=kept, content=body, request=resp.request, extensions=resp.extensions
+        )
 
     def _load_robots(self, org: str) -> Callable[[str], bool]:
         """Fetch and parse robots.txt once per origin (RFC 9309 semantics for failures)."""
@@ -450,7 +589,7 @@ class PoliteClient:
             if resp.is_redirect and location:
                 target = urljoin(current, location)
                 if not self.host_allowed(target):
-                    log.warning("not following redirect %s -> %s (host not allowed)", redact_url(current), redact_url(target))
+                    log.warning("not following redirect %s -> %s (host not allowed)", self.redact(current), self.redact(target))
                     raise FetchSkipped(current, resp.status_code, "redirect_off_allowlist", resp, target=target)
                 current = target
                 continue
@@ -458,3 +597,10 @@ class PoliteClient:
                 raise FetchError(current, resp.status_code, resp.reason_phrase or "HTTP error", resp)
             return resp
         raise FetchError(current, None, f"more than {self.max_redirects} redirects")
+
+
+@dataclass(frozen=True)
+class _Crashed:
+    """An unexpected exception on a fetching thread, carried to the consuming thread."""
+
+    exc: BaseException

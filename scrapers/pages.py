@@ -5,6 +5,12 @@ same archive: pages are ``kind="page"``, ``source=<host>``; robots.txt and sitem
 archived too (``kind="robots"`` / ``"sitemap"``) so a run can be audited later.
 Robots-disallowed URLs and off-list redirects are never fetched; they come back in
 ``PagesResult.skipped`` with the reason.
+
+Each body goes to the archive on the thread that fetched it, and the run keeps only the
+record, so memory does not grow with the number of pages (compression, if any, is the
+archive's business). Re-fetches are conditional: a URL archived with an ETag or
+Last-Modified is requested with If-None-Match / If-Modified-Since, and a 304 reuses the
+archived record (counted in ``PagesResult.unchanged``; nothing new is stored).
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from tqdm import tqdm
 
 from .archive import Archive, ArchiveRecord
 from .http import PAGE_RATE, FetchError, FetchSkipped, PoliteClient, RateSpec, host_key
+from .redact import redact_headers, redact_url, scrub
 
 log = logging.getLogger(__name__)
 
+EMPTY_BODY = "empty_body"  # PageError.reason for a 2xx page without a byte of content
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # sitemaps.org: 50 MB uncompressed per file
 _LOC = re.compile(r"<loc>\s*(.*?)\s*</loc>", re.IGNORECASE | re.DOTALL)
 _INDEX = re.compile(rb"<sitemapindex[\s>]", re.IGNORECASE)
@@ -56,9 +64,15 @@ class SitemapResult:
 
 @dataclass
 class PagesResult:
-    records: list[ArchiveRecord] = field(default_factory=list)
+    records: list[ArchiveRecord] = field(default_factory=list)  # fetched pages, 304s included
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[PageError] = field(default_factory=list)
+    unchanged: int = 0  # pages answered 304: their archived record is reused, nothing stored
+
+
+@dataclass(frozen=True)
+class _NotModified:
+    record: ArchiveRecord
 
 
 def read_seed_file(path: Path | str) -> list[str]:
@@ -71,8 +85,34 @@ def read_seed_file(path: Path | str) -> list[str]:
     return urls
 
 
-def _archive(archive: Archive, url: str, resp: httpx.Response, kind: str) -> ArchiveRecord:
-    return archive.put(url, resp.status_code, resp.headers.multi_items(), resp.content, source=host_key(url), kind=kind)
+def _archive(
+    archive: Archive, url: str, resp: httpx.Response, kind: str, secrets: Iterable[str] = ()
+) -> ArchiveRecord:
+    # scrubbed here as well as in the archive: a server may echo the key in any header or in the URL
+    secrets = tuple(secrets)
+    return archive.put(
+        scrub(redact_url(url), secrets), resp.status_code, redact_headers(resp.headers.multi_items(), secrets),
+        resp.content, source=host_key(url), kind=kind,
+    )
+
+
+def _validators(archive: Archive) -> dict[str, ArchiveRecord]:
+    """Newest archived page per URL that carries an ETag or Last-Modified (for conditional GETs)."""
+    return {
+        r.url: r
+        for r in archive.latest(None, "page")
+        if r.status == 200 and ("etag" in r.headers or "last-modified" in r.headers)
+    }
+
+
+def conditional_headers(record: ArchiveRecord) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from an archived response's validators (RFC 9110 13.1)."""
+    headers = {}
+    if etag := record.headers.get("etag"):
+        headers["If-None-Match"] = etag
+    if modified := record.headers.get("last-modified"):
+        headers["If-Modified-Since"] = modified
+    return headers
 
 
 def make_pages_client(
@@ -86,8 +126,9 @@ def make_pages_client(
     on_robots = None
     if archive is not None:
         def on_robots(url: str, resp: httpx.Response) -> None:
-            _archive(archive, url, resp, "robots")
-    return PoliteClient(rate=rate, allowed_hosts=allowed_hosts, obey_robots=True, on_robots=on_robots, **kwargs)
+            _archive(archive, url, resp, "robots", client.secrets)
+    client = PoliteClient(rate=rate, allowed_hosts=allowed_hosts, obey_robots=True, on_robots=on_robots, **kwargs)
+    return client
 
 
 def _outcome_to_result(result: PagesResult | SitemapResult, url: str, exc: FetchError) -> None:
@@ -123,7 +164,7 @@ def sitemap_urls(
             _outcome_to_result(result, url, exc)
             continue
         if archive is not None:
-            result.sitemaps.append(_archive(archive, str(resp.url), resp, "sitemap"))
+            result.sitemaps.append(_archive(archive, str(resp.url), resp, "sitemap", client.secrets))
         body = resp.content
         if body[:2] == b"\x1f\x8b":  # sitemap.xml.gz
             try:
@@ -155,20 +196,47 @@ def fetch_pages(
     urls: Iterable[str],
     *,
     workers: int = 4,
+    per_host: int = 1,
+    conditional: bool = True,
     progress: bool = True,
 ) -> PagesResult:
-    """Fetch and archive pages: hosts in parallel, each host at its own polite rate."""
+    """Fetch and archive pages: hosts in parallel, ``per_host`` in flight per host, each at its polite rate."""
     result = PagesResult()
     unique = list(dict.fromkeys(urls))
-    bar = tqdm(total=len(unique), desc="pages", unit="page", disable=not progress or not sys.stderr.isatty())
-    for url, outcome in client.fetch_many(unique, workers=workers):
-        bar.update(1)
+    known = _validators(archive) if conditional else {}
+    secrets = client.secrets
+
+    def headers_for(url: str) -> dict[str, str] | None:
+        record = known.get(redact_url(url))
+        return conditional_headers(record) if record else None
+
+    def store(url: str, outcome: httpx.Response | FetchError) -> ArchiveRecord | _NotModified | FetchError:
+        # runs on the fetching thread: the body goes to the archive here and only the record travels on
         if isinstance(outcome, FetchError):
             if outcome.response is not None and not isinstance(outcome, FetchSkipped):
-                _archive(archive, outcome.url, outcome.response, "error")
+                _archive(archive, outcome.url, outcome.response, "error", secrets)
+            return outcome
+        if outcome.status_code == 304:
+            record = known.get(client.redact(str(outcome.url))) or known.get(redact_url(url))
+            if record is None:
+                return FetchError(url, 304, "304 Not Modified without an archived copy")
+            return _NotModified(record)
+        if not outcome.content:  # a product page with no bytes is a server fault, not a page
+            _archive(archive, str(outcome.url), outcome, "error", secrets)
+            return FetchError(str(outcome.url), outcome.status_code, EMPTY_BODY, outcome)
+        return _archive(archive, str(outcome.url), outcome, "page", secrets)
+
+    bar = tqdm(total=len(unique), desc="pages", unit="page", disable=not progress or not sys.stderr.isatty())
+    for url, outcome in client.fetch_many(unique, workers=workers, per_host=per_host,
+                                          headers_for=headers_for if known else None, handle=store):
+        bar.update(1)
+        if isinstance(outcome, FetchError):
             _outcome_to_result(result, url, outcome)
+        elif isinstance(outcome, _NotModified):
+            result.unchanged += 1
+            result.records.append(outcome.record)
         else:
-            result.records.append(_archive(archive, str(outcome.url), outcome, "page"))
+            result.records.append(outcome)
     bar.close()
     return result
 
@@ -182,6 +250,8 @@ def scrape_pages(
     allowed_hosts: Iterable[str] | None = None,
     client: PoliteClient | None = None,
     workers: int = 4,
+    per_host: int = 1,
+    conditional: bool = True,
     progress: bool = True,
     **client_kwargs,
 ) -> PagesResult:
@@ -202,10 +272,12 @@ def scrape_pages(
             wanted += found.urls
             result.skipped += found.skipped
             result.errors += found.errors
-        fetched = fetch_pages(client, archive, wanted, workers=workers, progress=progress)
+        fetched = fetch_pages(client, archive, wanted, workers=workers, per_host=per_host,
+                              conditional=conditional, progress=progress)
         result.records += fetched.records
         result.skipped += fetched.skipped
         result.errors += fetched.errors
+        result.unchanged += fetched.unchanged
         return result
     finally:
         if own_client:

@@ -1,11 +1,13 @@
 """Strip secrets from URLs and headers before anything is logged or archived.
 
 Both the HTTP client and the archive call these, so a secret that slipped past one layer
-is still caught by the other.
+is still caught by the other. ``scrub`` removes literal secret values (the API key) from any
+text, e.g. a redirect Location that echoes the key in a path or an unexpected parameter.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -60,3 +62,43 @@ def redact_headers(
         # Repeated headers (e.g. Vary) are joined the way HTTP allows.
         out[key] = f"{out[key]}, {text}" if key in out else text
     return out
+
+
+REDACTED = "[REDACTED]"
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every literal secret value replaced (wherever a server echoed it)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class _ScrubFilter(logging.Filter):
+    """Rewrites log records of third-party loggers (httpx logs every request URL) without secrets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            cleaned = scrub(message, self.secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+_SCRUBBER = _ScrubFilter()
+_SCRUBBED_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2")
+
+
+def install_log_scrubber(secrets: Iterable[str]) -> None:
+    """Make sure ``secrets`` never reach a log line of httpx/httpcore (idempotent, process-wide)."""
+    _SCRUBBER.secrets.update(s for s in secrets if s)
+    for name in _SCRUBBED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _SCRUBBER not in logger.filters:
+            logger.addFilter(_SCRUBBER)

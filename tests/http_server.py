@@ -3,10 +3,19 @@
 Routes map an exact path to a ``Resp``, a list of ``Resp`` (served in turn, the last one
 repeating), or a callable ``Req -> Resp``. Every request is recorded with its arrival
 time so tests can check retries, robots fetches and rate limits.
+
+Faults a ``Resp`` can play: ``delay`` (slow answer), ``length`` (declared Content-Length
+larger than the body sent, then the connection closes: a truncated body), ``reset_after``
+(send that many body bytes, then reset the connection), ``chunked`` (no Content-Length, so a
+size cap must be enforced while reading). A 200 with an ``ETag`` / ``Last-Modified`` header
+answers a matching ``If-None-Match`` / ``If-Modified-Since`` with 304 and no body, like a
+real origin server (RFC 9110 13.1).
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +32,20 @@ class Resp:
     body: bytes | str = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (for timeout tests)
+    length: int | None = None  # declared Content-Length when it should differ from the body's
+    reset_after: int | None = None  # body bytes sent before the connection is reset (RST)
+    chunked: bool = False  # Transfer-Encoding: chunked, no Content-Length
+
+
+def _not_modified(req: Req, resp: Resp) -> bool:
+    """True when a conditional GET matches the validators this 200 carries."""
+    if resp.status != 200:
+        return False
+    headers = {k.lower(): v for k, v in resp.headers.items()}
+    etag, modified = headers.get("etag"), headers.get("last-modified")
+    if etag and "if-none-match" in req.headers:
+        return etag in [t.strip() for t in req.headers["if-none-match"].split(",")]
+    return bool(modified) and req.headers.get("if-modified-since") == modified
 
 
 @dataclass
@@ -32,7 +55,7 @@ class Req:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     raw_path: str
-    time: float  # time.monotonic() at arrival
+    time: float  # server.clock() at arrival (time.monotonic unless a test injects the client's clock)
 
 
 Route = Resp | list[Resp] | Callable[[Req], Resp]
@@ -44,6 +67,7 @@ class LocalServer:
         self.requests: list[Req] = []
         self._lock = threading.Lock()
         self._counters: dict[str, int] = {}
+        self.clock: Callable[[], float] = time.monotonic
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,21 +82,47 @@ class LocalServer:
                     query=dict(parse_qsl(parts.query, keep_blank_values=True)),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     raw_path=self.path,
-                    time=time.monotonic(),
+                    time=server.clock(),
                 )
                 resp = server._respond(req)
                 if resp.delay:
                     time.sleep(resp.delay)
-                body = resp.body.encode() if isinstance(resp.body, str) else resp.body
                 try:
-                    self.send_response(resp.status)
-                    for name, value in resp.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
+                    self._send(req, resp)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout tests)
+                    pass  # the client gave up (timeout and size-cap tests)
+
+            def _send(self, req: Req, resp: Resp) -> None:
+                body = resp.body.encode() if isinstance(resp.body, str) else resp.body
+                if _not_modified(req, resp):
+                    resp, body = Resp(304, headers={k: v for k, v in resp.headers.items()
+                                                    if k.lower() in ("etag", "last-modified")}), b""
+                self.send_response(resp.status)
+                for name, value in resp.headers.items():
+                    self.send_header(name, value)
+                if resp.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                elif resp.status != 304:
+                    self.send_header("Content-Length", str(resp.length if resp.length is not None else len(body)))
+                self.end_headers()
+                if resp.reset_after is not None:
+                    self.wfile.write(body[: resp.reset_after])
+                    self.wfile.flush()
+                    # SO_LINGER 0 and close now (before socketserver's orderly shutdown sends a FIN):
+                    # the client sees "connection reset by peer" mid-body
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                elif resp.chunked:
+                    step = 1 << 20
+                    for i in range(0, len(body), step):
+                        piece = body[i : i + step]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.write(b"0\r\n\r\n")
+                else:
+                    self.wfile.write(body)
+                    if resp.length is not None and resp.length != len(body):
+                        self.close_connection = True  # truncated: close before the declared length
 
             def log_message(self, *args: object) -> None:
                 pass

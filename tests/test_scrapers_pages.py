@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
-from maglabels.scrapers.archive import Archive
+from maglabels.scrapers.archive import Archive, ArchiveRecord
 from maglabels.scrapers.http import RateSpec, RetryPolicy, Timeouts
 from maglabels.scrapers.pages import make_pages_client, read_seed_file, scrape_pages, sitemap_urls
+
 from tests.http_server import Resp, SleepRecorder, other_server, server  # noqa: F401
 
 FAST = dict(
@@ -84,7 +86,7 @@ def test_sitemap_depth_is_bounded(server):
 
 def test_sitemap_entries_on_other_hosts_are_skipped(server, other_server, tmp_path):
     server.route("/sitemap.xml", Resp(200, sitemap(server.url("/p"), other_server.url("/q"))))
-    server.route("/p", Resp(200))
+    server.route("/p", Resp(200, "<html>p</html>"))
     result = scrape_pages(Archive(tmp_path), sitemap=server.url("/sitemap.xml"), progress=False, **FAST)
     assert [r.url for r in result.records] == [server.url("/p")]
     assert [(s.url, s.reason) for s in result.skipped] == [(other_server.url("/q"), "host_not_allowed")]
@@ -97,3 +99,61 @@ def test_page_errors_are_reported(server, tmp_path):
     result = scrape_pages(archive, urls=[server.url("/gone")], progress=False, **FAST)
     assert [(e.url, e.status) for e in result.errors] == [(server.url("/gone"), 410)]
     assert [(r.kind, r.status) for r in archive.records()] == [("robots", 404), ("error", 410)]
+
+
+REAL_PAGES = sorted((Path(__file__).parent / "fixtures" / "pages").glob("*.html.gz"))
+
+
+def test_recrawl_is_conditional_and_304_reuses_the_archived_record(server, tmp_path):
+    modified = "Wed, 21 Oct 2026 07:28:00 GMT"
+    paths = []
+    for i, page in enumerate(REAL_PAGES):
+        body = gzip.decompress(page.read_bytes())
+        validators = {"ETag": f'"v{i}"'} if i == 0 else {"Last-Modified": modified}
+        server.route(f"/p{i}", Resp(200, body, {"Content-Type": "text/html", **validators}))
+        paths.append(f"/p{i}")
+    server.route("/plain", Resp(200, "<html>no validators</html>"))
+    urls = [server.url(p) for p in (*paths, "/plain")]
+    archive = Archive(tmp_path)
+
+    first = scrape_pages(archive, urls=urls, progress=False, per_host=2, **FAST)
+    pages_after_first = archive.records(kind="page")
+    second = scrape_pages(archive, urls=urls, progress=False, per_host=2, **FAST)
+
+    assert first.unchanged == 0 and len(first.records) == 3
+    assert second.unchanged == 2 and second.errors == []
+    assert {r.sha256 for r in second.records} == {r.sha256 for r in first.records}
+    assert server.hits("/p0")[-1].headers["if-none-match"] == '"v0"'
+    assert server.hits("/p1")[-1].headers["if-modified-since"] == modified
+    assert "if-none-match" not in server.hits("/plain")[-1].headers  # nothing to validate: full GET
+    # only the page without validators was stored again
+    new = archive.records(kind="page")[len(pages_after_first):]
+    assert [r.url for r in new] == [server.url("/plain")]
+
+
+def test_changed_page_is_fetched_again_in_full(server, tmp_path):
+    server.route("/p", [Resp(200, "<html>v1</html>", {"ETag": '"v1"'}), Resp(200, "<html>v2</html>", {"ETag": '"v2"'})])
+    archive = Archive(tmp_path)
+    scrape_pages(archive, urls=[server.url("/p")], progress=False, **FAST)
+    second = scrape_pages(archive, urls=[server.url("/p")], progress=False, **FAST)
+    assert second.unchanged == 0 and archive.get(second.records[0].sha256) == b"<html>v2</html>"
+
+
+def test_echoed_api_key_is_not_archived(server, tmp_path):
+    key = "SECRET-KEY-abc123"
+    server.route("/p", Resp(302, headers={"Location": f"/q?session={key}", "X-Echo": f"your key is {key}"}))
+    server.route("/q", Resp(200, "<html>page</html>", {"X-Debug": key, "Link": f"</q?session={key}>"}))
+    archive = Archive(tmp_path)
+    with make_pages_client({server.host}, archive=archive, api_key=key, api_key_hosts={server.host}, **FAST) as client:
+        result = scrape_pages(archive, urls=[server.url("/p")], client=client, progress=False)
+    assert len(result.records) == 1 and "REDACTED" in result.records[0].url
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p.name == "index.jsonl")
+    assert key.encode() not in stored and b"x-debug" not in stored
+
+
+def test_results_keep_records_not_bodies(server, tmp_path):
+    body = gzip.decompress(REAL_PAGES[0].read_bytes())
+    server.route("/p", Resp(200, body))
+    result = scrape_pages(Archive(tmp_path), urls=[server.url("/p")], progress=False, **FAST)
+    (record,) = result.records
+    assert isinstance(record, ArchiveRecord) and record.size == len(body)
