@@ -4,7 +4,7 @@
                                      [--scrapy-python /path/to/python-with-scrapy]
 
 A loopback server (its own process) serves N distinct pages built from the real iHerb pages
-(`../shared/realdata/pages/*.html`, else the gzipped copies in tests/fixtures/pages): page i is
+(`../shared/realdata/pages/*.html`, else the gzipped copies in tests/golden/www.iherb.com): page i is
 real page i % 2 with one comment carrying i inserted after <head>, so every body is 3.4-4.0 MB
 and has its own sha256 (no dedup shortcut). Each crawl runs in a fresh process so its peak RSS
 (ru_maxrss) is its own. Modes:
@@ -55,7 +55,7 @@ def load_real_pages() -> list[bytes]:
         pages = sorted(root.glob("*.html"))
         if pages:
             return [p.read_bytes() for p in pages]
-    return [gzip.decompress(p.read_bytes()) for p in sorted((ROOT / "tests/fixtures/pages").glob("*.html.gz"))]
+    return [gzip.decompress(p.read_bytes()) for p in sorted((ROOT / "tests/golden/www.iherb.com").glob("*/page.html.gz"))]
 
 
 def serve(port_file: Path) -> None:

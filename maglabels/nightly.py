@@ -326,7 +326,8 @@ def _crawl_and_load(opts: NightlyOptions, db_path: str, archive: Archive, report
     flusher = _Flusher(db_path, report.run_id, opts.flush_every, opts.flush_seconds)
     with make_client(opts.offline, api_key=opts.api_key, base_url=opts.base_url,
                      requests_per_hour=opts.requests_per_hour,
-                     retry=RetryPolicy(attempts=opts.retry_attempts, statuses=opts.retry_statuses)) as client:
+                     retry=RetryPolicy(attempts=opts.retry_attempts, statuses=opts.retry_statuses,
+                                       long_quota_stops=True)) as client:
         deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes else None
         client.deadline = deadline
         budget = Budget(client, max_requests=opts.max_requests, deadline=deadline)

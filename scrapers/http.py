@@ -87,6 +87,9 @@ class RetryPolicy:
     jitter: float = 1.0
     retry_after_cap: float = 300.0  # never sleep longer than this on a server's say-so
     statuses: tuple[int, ...] = DEFAULT_RETRY_STATUSES  # responses worth another try
+    # An API quota (DSLD): a 429 asking for more than the cap stops the run (QuotaExhausted) instead
+    # of costing the cap per document; for pages the wait is only capped.
+    long_quota_stops: bool = False
 
 
 @dataclass(frozen=True)
@@ -449,7 +452,7 @@ class PoliteClient:
         if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
             wait = exc.retry_after
             if wait > self.retry.retry_after_cap:
-                if exc.response.status_code == 429:  # a quota that long: stop, do not sleep per document
+                if exc.response.status_code == 429 and self.retry.long_quota_stops:  # stop, not sleep per document
                     raise self._quota(url, exc, f"Retry-After {wait:.0f}s is past the {self.retry.retry_after_cap:.0f}s cap")
                 wait = self.retry.retry_after_cap
         if self.deadline is not None and self._clock() + wait > self.deadline:

@@ -1,6 +1,6 @@
 """HTTP fault suite: `maglabels scrape pages` against a loopback server (issue 9).
 
-Every case crawls the two real iHerb pages (tests/fixtures/pages) plus one faulty URL. Each
+Every case crawls the two real iHerb pages (tests/golden/www.iherb.com) plus one faulty URL. Each
 asserts that the good pages are loaded once (no duplicates), that the exit code and
 `scrape_runs.status` say whether a page was lost (3/'partial') or not (0/'ok'), and that a lost
 URL is reported with its reason. Timeouts, retries and backoffs come from settings (environment)
@@ -20,9 +20,10 @@ from click.testing import CliRunner
 from maglabels.scrapers.archive import INDEX_NAME, Archive
 
 from maglabels.cli import cli
+from tests.conftest import IHERB_PAGES
 from tests.http_server import Resp, other_server, server  # noqa: F401
 
-PAGE_FILES = sorted((Path(__file__).parent / "fixtures" / "pages").glob("*.html.gz"))
+PAGE_FILES = list(IHERB_PAGES.values())
 GOOD = {f"/good/{i}": gzip.decompress(p.read_bytes()) for i, p in enumerate(PAGE_FILES)}
 PAGE = GOOD["/good/0"]  # the real multivitamin page (3,975,255 bytes)
 FIFTY_MB = 50 * 1024 * 1024

@@ -9,6 +9,7 @@ from maglabels.scrapers.archive import Archive, ArchiveRecord
 from maglabels.scrapers.http import RateSpec, RetryPolicy, Timeouts
 from maglabels.scrapers.pages import make_pages_client, read_seed_file, scrape_pages, sitemap_urls
 
+from tests.conftest import IHERB_PAGES
 from tests.http_server import Resp, SleepRecorder, other_server, server  # noqa: F401
 
 FAST = dict(
@@ -101,7 +102,7 @@ def test_page_errors_are_reported(server, tmp_path):
     assert [(r.kind, r.status) for r in archive.records()] == [("robots", 404), ("error", 410)]
 
 
-REAL_PAGES = sorted((Path(__file__).parent / "fixtures" / "pages").glob("*.html.gz"))
+REAL_PAGES = list(IHERB_PAGES.values())
 
 
 def test_recrawl_is_conditional_and_304_reuses_the_archived_record(server, tmp_path):
