@@ -8,6 +8,7 @@ Cron-friendly exit codes (also recorded as `scrape_runs.status`):
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import click
 
 from . import pipeline
 from .warehouse import db as warehouse_db
-from .warehouse.load import finish_run, load_batch, start_run
+from .warehouse.load import finish_run, known_documents, load_batch, start_run
 from .warehouse.report import range_report
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -44,25 +45,79 @@ def _connect(db_path: Path | None):
         raise Failure(str(exc)) from None
 
 
-def _load(con, command: str, records, *, extra_counts: dict | None = None) -> dict:
-    """Normalise archive records and load them in one transaction; record the run either way."""
+LOAD_MEMORY_LIMIT = "512MB"
+
+
+class _OneTransaction:
+    """The connection with begin/commit made no-ops, so that every chunk ``load_batch`` writes lands
+    in the caller's single transaction (a failed run leaves the warehouse as it was); rollback
+    still rolls the whole transaction back. The lead can switch this for warehouse.db.write_session."""
+
+    def __init__(self, con) -> None:
+        self._con = con
+
+    def begin(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def _stream_load(con, run_id: int, documents, counts: dict) -> None:
+    """Normalise and load ``documents`` chunk by chunk inside the caller's transaction."""
+    from .normalize.version import NORMALIZER_VERSION
+
     archive = pipeline.open_archive()
+    tx = _OneTransaction(con)
+    for chunk in pipeline.stream_chunks(
+            archive, documents, known=lambda shas: known_documents(con, shas, NORMALIZER_VERSION, run_id=run_id)):
+        stats = load_batch(tx, chunk.batch, run_id=run_id, documents_df=chunk.documents_df)
+        for problem in chunk.problems:
+            click.echo(f"maglabels: warning: {problem.url}: {problem.reason}", err=True)
+        for key, value in (("documents", chunk.documents), ("skipped", chunk.skipped),
+                           ("labels", len(chunk.batch.labels)), ("facts", len(chunk.batch.magnesium_facts)),
+                           ("magnesium_labels", len(chunk.batch.magnesium_labels)),
+                           ("quarantined", len(chunk.batch.quarantine)), ("errors", len(chunk.problems)),
+                           ("new_versions", stats.new_versions)):
+            counts[key] = counts.get(key, 0) + value
+    archive.flush()  # the archive holds every body the warehouse names before the commit
+
+
+def _load(con, command: str, documents, *, extra_counts: dict | None = None, require_documents: bool = False) -> dict:
+    """Normalise documents (archive records or files' documents) and load them, streamed in chunks,
+    in ONE transaction; record the run either way. ``require_documents``: fail (warehouse
+    unchanged) when not one document could be read."""
     run_id = start_run(con, command)
     counts = dict(extra_counts or {})
+    lost_before = counts.get("errors", 0)
+    # DuckDB caches up to 80 % of RAM by default; a bounded pool makes it write the transaction's
+    # row groups out instead, so RSS stays flat however many documents one run loads.
+    con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+    con.begin()
     try:
-        batch, problems = pipeline.normalize_records(archive, records)
-        stats = load_batch(con, batch, run_id=run_id, documents_df=pipeline.documents_frame(records))
+        _stream_load(con, run_id, documents, counts)
+        if require_documents and counts.get("documents", 0) == counts.get("errors", 0) - lost_before:
+            raise ValueError("nothing to ingest: no readable document")
+        con.commit()
     except Exception as exc:
-        finish_run(con, run_id, "failed", counts, f"{type(exc).__name__}: {exc}")
+        try:
+            con.rollback()
+        except Exception:  # noqa: BLE001 - load_batch may have rolled back already
+            pass
+        finish_run(con, run_id, "failed", {k: v for k, v in counts.items() if k == "errors"},
+                   f"{type(exc).__name__}: {exc}")
         raise Failure(f"load failed, warehouse unchanged: {type(exc).__name__}: {exc}") from exc
-    counts.update(documents=len(records), labels=len(batch.labels), facts=len(batch.magnesium_facts),
-                  quarantined=len(batch.quarantine), errors=counts.get("errors", 0) + len(problems),
-                  new_versions=stats.new_versions)
-    lost = counts["errors"]
+    for key in ("documents", "skipped", "labels", "facts", "magnesium_labels", "quarantined", "new_versions"):
+        counts.setdefault(key, 0)
+    lost = counts["errors"] = counts.get("errors", 0)
     finish_run(con, run_id, "partial" if lost else "ok", counts, f"{lost} documents lost" if lost else None)
     click.echo(f"loaded {counts['labels']} labels ({counts['new_versions']} new versions), "
-               f"{len(batch.magnesium_labels)} with magnesium, {counts['quarantined']} quarantined rows "
-               f"from {counts['documents']} documents" + (f"; {lost} documents lost" if lost else ""), err=True)
+               f"{counts['magnesium_labels']} with magnesium, {counts['quarantined']} quarantined rows "
+               f"from {counts['documents']} documents ({counts['skipped']} unchanged, skipped)"
+               + (f"; {lost} documents lost" if lost else ""), err=True)
     return counts
 
 
@@ -160,20 +215,16 @@ def ingest(paths, url, db_path) -> None:
 
 
 def _ingest(con, paths, url) -> dict:
-    from .scrapers.files import ingest_html, ingest_paths, is_html_path
+    from .scrapers.files import ingest_html, is_html_path, iter_documents
 
-    archive = pipeline.open_archive()
     html = [p for p in paths if is_html_path(p)]
     other = [p for p in paths if p not in html]
-    records, errors = ingest_paths(other, archive) if other else ([], [])
+    documents: list = []
     if html:
-        page_records, page_errors = ingest_html(html, archive, url=url)
-        records, errors = records + page_records, errors + page_errors
-    for error in errors:
-        click.echo(f"maglabels: warning: {error.path}: {error.reason}", err=True)
-    if not records:
-        raise Failure("nothing to ingest: " + "; ".join(f"{e.path}: {e.reason}" for e in errors[:3]))
-    return _load(con, "ingest", records, extra_counts={"errors": len(errors)})
+        page_records, page_errors = ingest_html(html, pipeline.open_archive(), url=url)
+        documents += page_records + page_errors
+    return _load(con, "ingest", itertools.chain(documents, iter_documents(other) if other else ()),
+                 require_documents=True)
 
 
 @cli.command()

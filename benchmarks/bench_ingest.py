@@ -1,0 +1,140 @@
+"""The real ingest path, timed against plain gunzip + json.loads of the same file in the same run.
+
+    .venv/bin/python benchmarks/bench_ingest.py            # the shared 112,539-label corpus + 2 replicated sizes
+    .venv/bin/python benchmarks/bench_ingest.py --limit 5000 --sizes 5000,10000   # a quick look
+
+Phases (each ingest in a forked child, so its peak RSS is its own; the parent only times):
+1. baseline: gunzip + json.loads of every line (in this process);
+2. ingest into a NEW warehouse and archive (`maglabels ingest FILE`, in-process CLI);
+3. re-ingest the same file unchanged (same warehouse and archive);
+4. replicated real labels (new dsld_ids, same content) at two sizes, each into a new warehouse:
+   peak RSS should be flat in the input size.
+Prints seconds, labels/s, peak RSS and the ratios to the baseline. Reads ../shared when present.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_CANDIDATES = [ROOT.parent / "shared" / "realdata" / "dsld" / "derived" / "ingredient_scanner_products.jsonl.gz",
+                     Path("/work/shared/realdata/dsld/derived/ingredient_scanner_products.jsonl.gz")]
+FALLBACK = ROOT / "tests" / "fixtures" / "dsld_flat" / "products.jsonl"
+
+
+def corpus_path() -> Path:
+    for path in CORPUS_CANDIDATES:
+        if path.exists():
+            print(f"corpus: {path}")
+            return path
+    print(f"corpus: ../shared is absent; using the 30 real lines of {FALLBACK.relative_to(ROOT)} "
+          "(figures are not comparable to docs/benchmarks.md)")
+    return FALLBACK
+
+
+def baseline(path: Path, limit: int | None) -> tuple[float, int]:
+    start = time.perf_counter()
+    opener = gzip.open if path.suffix == ".gz" else open
+    n = 0
+    with opener(path, "rb") as fh:
+        for line in itertools.islice(fh, limit):
+            json.loads(line)
+            n += 1
+    return time.perf_counter() - start, n
+
+
+def in_child(fn, *args) -> tuple[float, float, str]:
+    """Run fn(*args) in a forked child: (seconds, peak RSS MiB, its stderr tail)."""
+    read_fd, write_fd = os.pipe()
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        try:
+            message = fn(*args)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            os.write(write_fd, json.dumps({"peak": peak, "message": message}).encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    seconds = time.perf_counter() - start
+    result = json.loads(data or b'{"peak": -1, "message": "child failed"}')
+    return seconds, result["peak"], result["message"]
+
+
+def run_ingest(data_dir: Path, path: Path) -> str:
+    """`maglabels ingest PATH` with a given data dir, in this process; returns the summary line."""
+    import io
+    from contextlib import redirect_stderr
+
+    os.environ["MAGLABELS_DATA_DIR"] = str(data_dir)
+    os.environ.pop("MAGLABELS_DB", None)
+    from maglabels.cli import cli
+
+    err = io.StringIO()
+    with redirect_stderr(err):
+        try:
+            cli(["ingest", str(path)], standalone_mode=False)
+        except SystemExit:
+            pass
+    return (err.getvalue().strip().splitlines() or ["(no output)"])[-1]
+
+
+def write_sample(src: Path, dest: Path, n: int, *, replicate: bool) -> None:
+    """The first n lines of src, or (replicate) n labels cycling through src with new dsld_ids."""
+    opener = gzip.open if src.suffix == ".gz" else open
+    with opener(src, "rb") as fh:
+        lines = list(itertools.islice(fh, None if replicate else n))
+    with gzip.open(dest, "wb", compresslevel=1) as out:
+        for i in range(n):
+            line = lines[i % len(lines)]
+            if replicate and i >= len(lines):
+                doc = json.loads(line)
+                doc["dsld_id"] = int(doc["dsld_id"]) + 10_000_000 * (i // len(lines))  # a new label, same content
+                line = json.dumps(doc, ensure_ascii=False).encode() + b"\n"
+            out.write(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N corpus lines")
+    parser.add_argument("--sizes", default="100000,200000", help="replicated sizes (comma-separated)")
+    args = parser.parse_args()
+    corpus = corpus_path()
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        work = Path(tmp)
+        if args.limit:
+            sample = work / "sample.jsonl.gz"
+            write_sample(corpus, sample, args.limit, replicate=False)
+            corpus = sample
+        base, n = baseline(corpus, None)
+        print(f"baseline gunzip+json.loads: {n} labels in {base:.2f} s ({n / base:,.0f}/s)")
+        first, peak1, msg1 = in_child(run_ingest, work / "data", corpus)
+        print(f"ingest (new warehouse + archive): {first:.2f} s, peak RSS {peak1:,.0f} MiB, "
+              f"ratio {first / base:.1f}x (goal <= 5x)\n    {msg1}")
+        again, peak2, msg2 = in_child(run_ingest, work / "data", corpus)
+        print(f"re-ingest unchanged: {again:.2f} s, peak RSS {peak2:,.0f} MiB, ratio {again / base:.2f}x (goal <= 1.5x)"
+              f"\n    {msg2}")
+        for size in (int(s) for s in args.sizes.split(",") if s):
+            rep = work / f"rep{size}.jsonl.gz"
+            write_sample(corpus, rep, size, replicate=True)
+            seconds, peak, msg = in_child(run_ingest, work / f"data{size}", rep)
+            print(f"replicated {size:,} labels: {seconds:.2f} s ({size / seconds:,.0f}/s), peak RSS {peak:,.0f} MiB"
+                  f"\n    {msg}")
+            rep.unlink()
+
+
+if __name__ == "__main__":
+    main()
