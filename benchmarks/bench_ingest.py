@@ -106,12 +106,80 @@ def write_sample(src: Path, dest: Path, n: int, *, replicate: bool) -> None:
             out.write(line)
 
 
+def compare_archive_formats(corpus: Path, n: int) -> None:
+    """Write n real label bodies as (a) this project's segments, (b) one gzip WARC response record
+    each (warcio, if installed: pip install warcio in any venv), (c) one gzip file each (the old
+    layout); then read them all back by hash/offset."""
+    import hashlib
+    import io
+
+    from maglabels.scrapers.archive import Archive
+
+    with gzip.open(corpus, "rb") as fh:
+        bodies = [line.rstrip(b"\n") for line in itertools.islice(fh, n)]
+    raw = sum(map(len, bodies))
+    with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
+        root = Path(tmp)
+        t = time.perf_counter()
+        with Archive(root / "seg") as archive:
+            recs = [archive.put(f"file:///x#line={i}", None, {"content-type": "application/json"}, b,
+                                source="dsld", kind="label-flat") for i, b in enumerate(bodies)]
+        w = time.perf_counter() - t
+        size = sum(p.stat().st_size for p in (root / "seg").rglob("*") if p.is_file())
+        t = time.perf_counter()
+        fresh = Archive(root / "seg")
+        for r in recs:
+            fresh.get(r.sha256)
+        r_s = time.perf_counter() - t
+        print(f"segments (blocks, level 1): write {w:.2f} s, read all {r_s:.2f} s, {size / raw:.1%} of {raw / 1e6:.0f} MB")
+        t = time.perf_counter()
+        for b in bodies:
+            sha = hashlib.sha256(b).hexdigest()
+            d = root / "files" / sha[:2]
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"{sha}.gz").write_bytes(gzip.compress(b, 9, mtime=0))
+        w = time.perf_counter() - t
+        size = sum(p.stat().st_size for p in (root / "files").rglob("*.gz"))
+        print(f"one gzip file per body (old, level 9): write {w:.2f} s, {size / raw:.1%}")
+        try:
+            from warcio.statusandheaders import StatusAndHeaders
+            from warcio.warcwriter import WARCWriter
+        except ImportError:
+            print("warcio not installed: WARC not measured")
+            return
+        t = time.perf_counter()
+        offsets = []
+        with open(root / "a.warc.gz", "wb") as out:
+            writer = WARCWriter(out, gzip=True)
+            for i, b in enumerate(bodies):
+                offsets.append(out.tell())
+                headers = StatusAndHeaders("200 OK", [("Content-Type", "application/json")], protocol="HTTP/1.1")
+                rec = writer.create_warc_record(f"file:///x#line={i}", "response", payload=io.BytesIO(b),
+                                                http_headers=headers)
+                writer.write_record(rec)
+        w = time.perf_counter() - t
+        size = (root / "a.warc.gz").stat().st_size
+        from warcio.archiveiterator import ArchiveIterator
+        t = time.perf_counter()
+        with open(root / "a.warc.gz", "rb") as fh:
+            for off in offsets:
+                fh.seek(off)
+                next(iter(ArchiveIterator(fh))).content_stream().read()
+        r_s = time.perf_counter() - t
+        print(f"WARC (warcio, gzip per record): write {w:.2f} s, read all by offset {r_s:.2f} s, {size / raw:.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="use only the first N corpus lines")
     parser.add_argument("--sizes", default="100000,200000", help="replicated sizes (comma-separated)")
+    parser.add_argument("--formats", type=int, default=0, metavar="N",
+                        help="only compare archive formats on N real bodies (warcio optional)")
     args = parser.parse_args()
     corpus = corpus_path()
+    if args.formats:
+        compare_archive_formats(corpus, args.formats)
+        return
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)

@@ -208,7 +208,9 @@ def scrape_pages_cmd(urls, seed_file, sitemap, allow_hosts, db_path) -> None:
 @click.option("--url", default=None, help="Page URL for saved HTML pages without a canonical link.")
 @DB_OPTION
 def ingest(paths, url, db_path) -> None:
-    """Load DSLD label JSON files/directories (bulk download shape) or saved product pages."""
+    """Load DSLD labels (v9 JSON files, flattened JSON Lines plain or .gz, JSON array shards;
+    files or directories) or saved product pages. Streamed in chunks, loaded in one transaction;
+    documents already loaded by the current normaliser version are skipped."""
     with _connect(db_path) as con:
         counts = _ingest(con, paths, url)
     _exit_for(counts)
@@ -230,7 +232,9 @@ def _ingest(con, paths, url) -> dict:
 @cli.command()
 @DB_OPTION
 def normalize(db_path) -> None:
-    """Re-normalise every archived document (newest fetch per URL) into the warehouse."""
+    """Re-normalise every archived document (newest fetch per URL) into the warehouse.
+
+    Documents already loaded by the current normaliser version (NORMALIZER_VERSION) are skipped."""
     records = pipeline.latest_documents(pipeline.open_archive())
     if not records:
         raise Failure(f"the archive at {pipeline.data_dir() / 'archive'} holds no documents; run `maglabels scrape dsld` first")

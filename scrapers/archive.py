@@ -120,7 +120,8 @@ def stored_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 
 def _scrub_url(url: str, secrets: tuple[str, ...]) -> str:
-    url = redact_url(url)
+    if "?" in url or "@" in url:  # query parameters or userinfo: the only places redact_url changes
+        url = redact_url(url)
     for secret in secrets:
         url = url.replace(secret, "REDACTED")
     return url

@@ -10,12 +10,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
+from maglabels.normalize import version as normalizer_version
+from maglabels.scrapers.replay import BUNDLED_LABELS
 
 from maglabels import cli as cli_module
 from maglabels import pipeline
 from maglabels.cli import cli
-from maglabels.normalize import version as normalizer_version
-from maglabels.scrapers.replay import BUNDLED_LABELS
 
 FLAT = Path(__file__).parent / "fixtures" / "dsld_flat" / "products.jsonl"
 LINES = FLAT.read_bytes().splitlines()
@@ -173,3 +173,16 @@ def test_failure_mid_stream_leaves_the_warehouse_as_it_was(env, monkeypatch):
     assert snapshot(env) == before  # ... and rolled back with the rest
     runs = query(env, "SELECT status, message FROM scrape_runs ORDER BY run_id")
     assert runs[-1][0] == "failed" and "disk full" in runs[-1][1]
+
+
+def test_cli_archive_scrubs_the_api_key_from_settings(env, monkeypatch):
+    secret = "dsld-key-0123456789"
+    monkeypatch.setenv("MAGLABELS_DSLD_API_KEY", secret)
+    archive = pipeline.open_archive()
+    record = archive.put(f"https://api.ods.od.nih.gov/dsld/v9/label/49495?api_key={secret}", 200,
+                         {"Content-Type": "application/json", "X-Echo-Key": secret, "Content-Encoding": "gzip"},
+                         (BUNDLED_LABELS / "49495.json").read_bytes(), source="dsld", kind="label")
+    archive.flush()
+    assert secret not in archive.index_path.read_text()
+    assert "x-echo-key" not in record.headers and "content-encoding" not in record.headers
+    assert record.headers["x-maglabels-original-content-encoding"] == "gzip"

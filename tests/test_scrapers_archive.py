@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from maglabels.scrapers.archive import BLOCK_BYTES, Archive, ArchiveCorruptError, ArchiveRecord
 from maglabels.scrapers.replay import BUNDLED_LABELS
 
