@@ -83,7 +83,8 @@ def _plain(value: Any) -> Any:
         return tuple(_plain(v) for v in value)
     if not is_dataclass(value):
         return value
-    getter, nested = _shape(type(value))
+    cls: type = type(value)
+    getter, nested = _shape(cls)
     values = getter(value)
     if not nested:
         return values
