@@ -186,3 +186,28 @@ def test_cli_archive_scrubs_the_api_key_from_settings(env, monkeypatch):
     assert secret not in archive.index_path.read_text()
     assert "x-echo-key" not in record.headers and "content-encoding" not in record.headers
     assert record.headers["x-maglabels-original-content-encoding"] == "gzip"
+
+
+def test_load_keeps_rows_of_versions_the_same_normaliser_made(tmp_path):
+    from maglabels.normalize.batch import normalize_labels
+    from maglabels.warehouse import db
+    from maglabels.warehouse.load import load_batch, start_run
+
+    from tests.realdata import dsld_label
+
+    con = db.connect(tmp_path / "w.duckdb")
+
+    def load(version):
+        batch = normalize_labels([dsld_label("49495"), dsld_label("246811")])
+        batch.labels["normalizer_version"] = version
+        load_batch(con, batch, run_id=start_run(con, version))
+        return {t: con.execute(f"SELECT rowid, * FROM {t} ORDER BY ALL").fetchall()
+                for t in ("labels", "ingredient_rows", "magnesium_facts", "magnesium_labels")}
+
+    first = load("v1")
+    assert load("v1") == first  # same rowids: nothing deleted and re-inserted
+    bumped = load("v2")
+    assert bumped["ingredient_rows"] != first["ingredient_rows"]  # replaced: new rowids ...
+    assert sorted(repr(r[1:]) for r in bumped["magnesium_facts"]) == sorted(repr(r[1:]) for r in first["magnesium_facts"])
+    assert {r[-1] for r in bumped["labels"]} == {"v2"}
+    con.close()
