@@ -74,14 +74,15 @@ def _stream_load(con, run_id: int, documents, counts: dict) -> None:
     tx = _OneTransaction(con)
     for chunk in pipeline.stream_chunks(
             archive, documents, known=lambda shas: known_documents(con, shas, NORMALIZER_VERSION, run_id=run_id)):
-        stats = load_batch(tx, chunk.batch, run_id=run_id, documents_df=chunk.documents_df)
+        if len(chunk.batch.labels) or len(chunk.batch.quarantine) or chunk.records:
+            stats = load_batch(tx, chunk.batch, run_id=run_id, documents_df=chunk.documents_df)
+            counts["new_versions"] = counts.get("new_versions", 0) + stats.new_versions
         for problem in chunk.problems:
             click.echo(f"maglabels: warning: {problem.url}: {problem.reason}", err=True)
         for key, value in (("documents", chunk.documents), ("skipped", chunk.skipped),
                            ("labels", len(chunk.batch.labels)), ("facts", len(chunk.batch.magnesium_facts)),
                            ("magnesium_labels", len(chunk.batch.magnesium_labels)),
-                           ("quarantined", len(chunk.batch.quarantine)), ("errors", len(chunk.problems)),
-                           ("new_versions", stats.new_versions)):
+                           ("quarantined", len(chunk.batch.quarantine)), ("errors", len(chunk.problems))):
             counts[key] = counts.get(key, 0) + value
     archive.flush()  # the archive holds every body the warehouse names before the commit
 
