@@ -72,8 +72,13 @@ def _stream_load(con, run_id: int, documents, counts: dict) -> None:
 
     archive = pipeline.open_archive()
     tx = _OneTransaction(con)
+    with archive.bulk():  # the archive holds every body the warehouse names before the commit
+        _stream_chunks(con, tx, archive, run_id, documents, counts, NORMALIZER_VERSION)
+
+
+def _stream_chunks(con, tx, archive, run_id: int, documents, counts: dict, normalizer_version: str) -> None:
     for chunk in pipeline.stream_chunks(
-            archive, documents, known=lambda shas: known_documents(con, shas, NORMALIZER_VERSION, run_id=run_id)):
+            archive, documents, known=lambda shas: known_documents(con, shas, normalizer_version, run_id=run_id)):
         if len(chunk.batch.labels) or len(chunk.batch.quarantine) or chunk.records:
             stats = load_batch(tx, chunk.batch, run_id=run_id, documents_df=chunk.documents_df)
             counts["new_versions"] = counts.get("new_versions", 0) + stats.new_versions
@@ -84,7 +89,6 @@ def _stream_load(con, run_id: int, documents, counts: dict) -> None:
                            ("magnesium_labels", len(chunk.batch.magnesium_labels)),
                            ("quarantined", len(chunk.batch.quarantine)), ("errors", len(chunk.problems))):
             counts[key] = counts.get(key, 0) + value
-    archive.flush()  # the archive holds every body the warehouse names before the commit
 
 
 def _load(con, command: str, documents, *, extra_counts: dict | None = None, require_documents: bool = False) -> dict:

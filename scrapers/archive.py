@@ -19,8 +19,9 @@ read is cached, so reading in archive order decompresses each block once).
 Crash safety: a member is written (one unbuffered ``write``, under a file lock so several
 processes can share a segment) before the ``blobs.idx`` records naming it, and those before the
 ``index.jsonl`` lines of their fetches, so after a crash the index only names bodies that are
-stored; unreferenced bytes at a segment's end are harmless. Pending small bodies are written by
-``flush()`` (every 1,000 puts, on ``records()``, ``close()``, and at exit). A torn ``blobs.idx``
+stored; unreferenced bytes at a segment's end are harmless. Each put() is durable when it returns,
+except inside ``with archive.bulk():`` (bulk ingest), where small bodies wait for their block and
+index lines are written every 1,000 puts, at the end of the block, on ``records()`` and at exit. A torn ``blobs.idx``
 record or last index line is skipped (with a warning) and repaired on the next append.
 
 An archive written by the one-file-per-body layout (``<sha[:2]>/<sha>.gz``) is migrated on open:
@@ -29,6 +30,7 @@ bodies are copied into a segment (hash-checked), then the old files removed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -158,6 +160,7 @@ class Archive:
         self._where: dict[bytes, Location] | None = None
         self._block = _Block()  # small bodies not yet written (get() serves them from here)
         self._cache: tuple[tuple[int, int], bytes] | None = None  # the last member read, decompressed
+        self._bulk = 0  # > 0 inside bulk(): puts are buffered (blocks, batched index lines)
         self._segment: IO[bytes] | None = None
         self._segment_no = 0
         self._blob_lines: list[bytes] = []
@@ -172,6 +175,19 @@ class Archive:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[Archive]:
+        """Buffer puts (small bodies packed into blocks, index lines written in batches) until the
+        block ends; outside it every put() is durable and visible to other readers when it returns."""
+        with self._lock:
+            self._bulk += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._bulk -= 1
+                self.flush()
 
     def close(self) -> None:
         with self._lock:
@@ -303,7 +319,7 @@ class Archive:
             if digest not in where and digest not in self._block.bodies:  # another thread may have stored it
                 self._store(digest, body, member)
             self._index_lines.append(line)
-            if len(self._index_lines) >= _FLUSH_EVERY:
+            if not self._bulk or len(self._index_lines) >= _FLUSH_EVERY:
                 self.flush()
         return record
 

@@ -56,14 +56,26 @@ def test_same_body_stored_once_indexed_twice(tmp_path):
 
 def test_many_bodies_packed_into_blocks_and_read_back(tmp_path):
     bodies = [p.read_bytes() for p in REAL_LABELS] * 2 + [os.urandom(BLOCK_BYTES + 10)]
-    with Archive(tmp_path) as archive:
+    with Archive(tmp_path) as archive, archive.bulk():
         records = [archive.put(f"u{i}", 200, {}, b, source="s", kind="k") for i, b in enumerate(bodies)]
         assert archive.get(records[0].sha256) == bodies[0]  # served before it is written
+        assert Archive(tmp_path).records() == []  # bulk: index lines not written yet
+    members = (tmp_path / "blobs.idx").read_bytes()
+    # 15 labels (360 KB) packed into 128 KB blocks: 3 members, plus one for the big body
+    assert len({members[i + 32:i + 44] for i in range(0, len(members), 56)}) == 4
     fresh = Archive(tmp_path)
     assert [fresh.get(r.sha256) for r in records] == bodies
     assert len(fresh.records()) == len(bodies)
     distinct = len(set(bodies))
     assert (tmp_path / "blobs.idx").stat().st_size == 56 * distinct
+
+
+def test_each_put_is_visible_to_other_readers_outside_bulk(tmp_path):
+    writer = Archive(tmp_path)
+    rec = writer.put("u", 200, {}, REAL_LABELS[1].read_bytes(), source="dsld", kind="label")
+    reader = Archive(tmp_path)  # e.g. `maglabels normalize` while a crawler keeps its Archive open
+    assert [r.sha256 for r in reader.records()] == [rec.sha256]
+    assert reader.get(rec.sha256) == REAL_LABELS[1].read_bytes()
 
 
 def test_get_roundtrip_and_hash_verification(tmp_path):
