@@ -59,7 +59,10 @@ def in_child(fn, *args) -> tuple[float, float, str]:
     if pid == 0:  # child
         os.close(read_fd)
         try:
-            message = fn(*args)
+            try:
+                message = fn(*args)
+            except Exception as exc:  # report it: a failed child must not look like a result
+                message = f"FAILED: {type(exc).__name__}: {exc}"
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             os.write(write_fd, json.dumps({"peak": peak, "message": message}).encode())
         finally:

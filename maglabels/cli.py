@@ -45,7 +45,12 @@ def _connect(db_path: Path | None):
         raise Failure(str(exc)) from None
 
 
-LOAD_MEMORY_LIMIT = "512MB"
+# One transaction for all chunks (False): a failed run leaves the warehouse as it was, but DuckDB
+# keeps the transaction's rows and PK index entries in memory (~90 MiB per 10,000 labels; a
+# memory_limit makes it fail instead of spill). True: each chunk commits (growth about halved);
+# only safe when `con` is a write session on a copy that is discarded on failure
+# (warehouse.db.write_session), which is where this should be switched on.
+PER_CHUNK_COMMITS = False
 
 
 class _OneTransaction:
@@ -71,7 +76,7 @@ def _stream_load(con, run_id: int, documents, counts: dict) -> None:
     from .normalize.version import NORMALIZER_VERSION
 
     archive = pipeline.open_archive()
-    tx = _OneTransaction(con)
+    tx = con if PER_CHUNK_COMMITS else _OneTransaction(con)
     with archive.bulk():  # the archive holds every body the warehouse names before the commit
         _stream_chunks(con, tx, archive, run_id, documents, counts, NORMALIZER_VERSION)
 
@@ -98,15 +103,14 @@ def _load(con, command: str, documents, *, extra_counts: dict | None = None, req
     run_id = start_run(con, command)
     counts = dict(extra_counts or {})
     lost_before = counts.get("errors", 0)
-    # DuckDB caches up to 80 % of RAM by default; a bounded pool makes it write the transaction's
-    # row groups out instead, so RSS stays flat however many documents one run loads.
-    con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
-    con.begin()
+    if not PER_CHUNK_COMMITS:
+        con.begin()
     try:
         _stream_load(con, run_id, documents, counts)
         if require_documents and counts.get("documents", 0) == counts.get("errors", 0) - lost_before:
             raise ValueError("nothing to ingest: no readable document")
-        con.commit()
+        if not PER_CHUNK_COMMITS:
+            con.commit()
     except Exception as exc:
         try:
             con.rollback()

@@ -211,3 +211,16 @@ def test_load_keeps_rows_of_versions_the_same_normaliser_made(tmp_path):
     assert sorted(repr(r[1:]) for r in bumped["magnesium_facts"]) == sorted(repr(r[1:]) for r in first["magnesium_facts"])
     assert {r[-1] for r in bumped["labels"]} == {"v2"}
     con.close()
+
+
+def test_per_chunk_commits_load_the_same(env, tmp_path_factory, monkeypatch):
+    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 7)
+    assert ingest(FLAT).exit_code == 0
+    one = snapshot(env)
+    monkeypatch.setattr(cli_module, "PER_CHUNK_COMMITS", True)
+    other = tmp_path_factory.mktemp("other")
+    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(other / "data"))
+    assert ingest(FLAT).exit_code == 0
+    chunked = snapshot(other)
+    for table in ("labels", "ingredient_rows", "magnesium_facts", "magnesium_labels", "label_flags", "quarantine"):
+        assert chunked[table] == one[table], table
