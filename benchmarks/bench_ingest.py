@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_ingest.py            # the shared 112,539-label corpus + 2 replicated sizes
     .venv/bin/python benchmarks/bench_ingest.py --limit 5000 --sizes 5000,10000   # a quick look
+    .venv/bin/python benchmarks/bench_ingest.py --per-chunk-commits --replicated-only --sizes 50000,200000
+    .venv/bin/python benchmarks/bench_ingest.py --formats 10000   # archive formats (warcio optional)
 
 Phases (each ingest in a forked child, so its peak RSS is its own; the parent only times):
 1. baseline: gunzip + json.loads of every line (in this process);
@@ -83,7 +85,10 @@ def run_ingest(data_dir: Path, path: Path) -> str:
 
     os.environ["MAGLABELS_DATA_DIR"] = str(data_dir)
     os.environ.pop("MAGLABELS_DB", None)
+    from maglabels import cli as cli_module
     from maglabels.cli import cli
+
+    cli_module.PER_CHUNK_COMMITS = os.environ.get("BENCH_PER_CHUNK_COMMITS") == "1"
 
     err = io.StringIO()
     with redirect_stderr(err):
@@ -178,7 +183,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,200000", help="replicated sizes (comma-separated)")
     parser.add_argument("--formats", type=int, default=0, metavar="N",
                         help="only compare archive formats on N real bodies (warcio optional)")
+    parser.add_argument("--per-chunk-commits", action="store_true",
+                        help="commit each chunk (cli.PER_CHUNK_COMMITS; only safe in a write session)")
+    parser.add_argument("--replicated-only", action="store_true", help="skip the baseline and corpus phases")
     args = parser.parse_args()
+    if args.per_chunk_commits:
+        os.environ["BENCH_PER_CHUNK_COMMITS"] = "1"
+        print("commit per chunk (PER_CHUNK_COMMITS = True)")
     corpus = corpus_path()
     if args.formats:
         compare_archive_formats(corpus, args.formats)
@@ -190,6 +201,9 @@ def main() -> None:
             sample = work / "sample.jsonl.gz"
             write_sample(corpus, sample, args.limit, replicate=False)
             corpus = sample
+        if args.replicated_only:
+            replicated(corpus, work, args.sizes)
+            return
         base, n = baseline(corpus, None)
         print(f"baseline gunzip+json.loads: {n} labels in {base:.2f} s ({n / base:,.0f}/s)")
         first, peak1, msg1 = in_child(run_ingest, work / "data", corpus)
@@ -198,13 +212,17 @@ def main() -> None:
         again, peak2, msg2 = in_child(run_ingest, work / "data", corpus)
         print(f"re-ingest unchanged: {again:.2f} s, peak RSS {peak2:,.0f} MiB, ratio {again / base:.2f}x (goal <= 1.5x)"
               f"\n    {msg2}")
-        for size in (int(s) for s in args.sizes.split(",") if s):
-            rep = work / f"rep{size}.jsonl.gz"
-            write_sample(corpus, rep, size, replicate=True)
-            seconds, peak, msg = in_child(run_ingest, work / f"data{size}", rep)
-            print(f"replicated {size:,} labels: {seconds:.2f} s ({size / seconds:,.0f}/s), peak RSS {peak:,.0f} MiB"
-                  f"\n    {msg}")
-            rep.unlink()
+        replicated(corpus, work, args.sizes)
+
+
+def replicated(corpus: Path, work: Path, sizes: str) -> None:
+    for size in (int(s) for s in sizes.split(",") if s):
+        rep = work / f"rep{size}.jsonl.gz"
+        write_sample(corpus, rep, size, replicate=True)
+        seconds, peak, msg = in_child(run_ingest, work / f"data{size}", rep)
+        print(f"replicated {size:,} labels: {seconds:.2f} s ({size / seconds:,.0f}/s), peak RSS {peak:,.0f} MiB"
+              f"\n    {msg}")
+        rep.unlink()
 
 
 if __name__ == "__main__":
