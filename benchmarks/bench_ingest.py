@@ -85,11 +85,11 @@ def run_ingest(data_dir: Path, path: Path) -> str:
 
     os.environ["MAGLABELS_DATA_DIR"] = str(data_dir)
     os.environ.pop("MAGLABELS_DB", None)
-    from maglabels import cli as cli_module
+    from maglabels import loading
     from maglabels.cli import cli
 
     if os.environ.get("BENCH_ONE_TRANSACTION") == "1":
-        cli_module._per_chunk_commits = lambda con: False  # type: ignore[assignment]
+        loading.per_chunk_commits = lambda con: False  # type: ignore[assignment]
 
     err = io.StringIO()
     with redirect_stderr(err):

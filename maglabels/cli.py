@@ -19,8 +19,9 @@ from pathlib import Path
 import click
 
 from . import pipeline
+from . import loading
 from .warehouse import db as warehouse_db
-from .warehouse.load import finish_run, known_documents, load_batch, start_run
+from .warehouse.load import finish_run, start_run
 from .warehouse.report import range_report
 from .warehouse.session import WarehouseLocked, record_failed_run
 
@@ -91,71 +92,19 @@ def _connect_readonly(db_path: Path | None):
         raise Failure(str(exc)) from None
 
 
-def _per_chunk_commits(con) -> bool:
-    """Commit every chunk when ``con`` is a file write session: it works on a copy that a failure
-    discards, so the warehouse is still as it was, and memory stays flat (one transaction keeps
-    its rows and key index entries in memory, ~90 MiB per 10,000 labels, and cannot spill).
-    Elsewhere (DuckLake) all chunks share one transaction."""
-    from .warehouse import derived
-
-    return derived.deferred(con)
-
-
-class _OneTransaction:
-    """The connection with begin/commit made no-ops, so that every chunk ``load_batch`` writes lands
-    in the caller's single transaction (a failed run leaves the warehouse as it was); rollback
-    still rolls the whole transaction back."""
-
-    def __init__(self, con) -> None:
-        self._con = con
-
-    def begin(self) -> None:
-        pass
-
-    def commit(self) -> None:
-        pass
-
-    def __getattr__(self, name: str):
-        return getattr(self._con, name)
-
-
-def _stream_load(con, run_id: int, documents, counts: dict) -> None:
-    """Normalise and load ``documents`` chunk by chunk inside the caller's transaction."""
-    from .normalize.version import NORMALIZER_VERSION
-
-    archive = pipeline.open_archive()
-    tx = con if _per_chunk_commits(con) else _OneTransaction(con)
-    with archive.bulk():  # the archive holds every body the warehouse names before the commit
-        _stream_chunks(con, tx, archive, run_id, documents, counts, NORMALIZER_VERSION)
-
-
-def _stream_chunks(con, tx, archive, run_id: int, documents, counts: dict, normalizer_version: str) -> None:
-    for chunk in pipeline.stream_chunks(
-            archive, documents, known=lambda shas: known_documents(con, shas, normalizer_version, run_id=run_id)):
-        if len(chunk.batch.labels) or len(chunk.batch.quarantine) or chunk.records:
-            stats = load_batch(tx, chunk.batch, run_id=run_id, documents_df=chunk.documents_df)
-            counts["new_versions"] = counts.get("new_versions", 0) + stats.new_versions
-        for problem in chunk.problems:
-            click.echo(f"maglabels: warning: {problem.url}: {problem.reason}", err=True)
-        for key, value in (("documents", chunk.documents), ("skipped", chunk.skipped),
-                           ("labels", len(chunk.batch.labels)), ("facts", len(chunk.batch.magnesium_facts)),
-                           ("magnesium_labels", len(chunk.batch.magnesium_labels)),
-                           ("quarantined", len(chunk.batch.quarantine)), ("errors", len(chunk.problems))):
-            counts[key] = counts.get(key, 0) + value
-
-
 def _load(con, command: str, documents, *, extra_counts: dict | None = None, require_documents: bool = False) -> dict:
-    """Normalise documents (archive records or files' documents) and load them, streamed in chunks,
-    in ONE transaction; record the run either way. ``require_documents``: fail (warehouse
+    """Normalise documents (archive records or files' documents) and load them, streamed in chunks
+    (committed one by one on a write session's copy, which is published only on success; in one
+    transaction on DuckLake), so a failed run leaves the warehouse as it was; record the run either way. ``require_documents``: fail (warehouse
     unchanged) when not one document could be read."""
     run_id = start_run(con, command)
     counts = dict(extra_counts or {})
     lost_before = counts.get("errors", 0)
-    one_transaction = not _per_chunk_commits(con)
+    one_transaction = not loading.per_chunk_commits(con)
     if one_transaction:
         con.begin()
     try:
-        _stream_load(con, run_id, documents, counts)
+        loading.load_documents(con, run_id, documents, counts)
         if require_documents and counts.get("documents", 0) == counts.get("errors", 0) - lost_before:
             raise ValueError("nothing to ingest: no readable document")
         if one_transaction:

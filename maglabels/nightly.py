@@ -20,11 +20,12 @@ All warehouse writes go through ``write`` (a ``warehouse.db.write_session`` each
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from . import pipeline
+from . import loading
 from .runlog import Progress
 from .scrapers import frontier
 from .scrapers.archive import Archive, ArchiveRecord
@@ -51,7 +53,7 @@ from .scrapers.dsld import (
 from .scrapers.http import QuotaExhausted, RetryPolicy
 from .scrapers.replay import make_client
 from .warehouse import db as warehouse_db
-from .warehouse.load import finish_run, load_batch, start_run
+from .warehouse.load import finish_run, start_run
 
 log = logging.getLogger(__name__)
 
@@ -274,17 +276,25 @@ def _fetch(client, archive, opts: NightlyOptions, db_path: str, flusher: _Flushe
     report.counts.update(queued=len(queue), fetched=fetched)
 
 
-def _load(db_path: str, archive: Archive, report: RunReport, *, corpus: list[ArchiveRecord]) -> None:
+def _load(db_path: str, archive: Archive, report: RunReport, *, corpus: Iterable[ArchiveRecord]) -> None:
+    """Load every fetched-but-not-loaded label (this run's and a killed run's) and the corpus,
+    through the shared chunked load path; unchanged documents are skipped by content hash."""
     with write(db_path) as con:
         due = frontier.to_load(con)
         wanted = set(due.values())
         records = {r.sha256: r for r in archive.records(source=SOURCE, kind="label") if r.sha256 in wanted}
-        label_records = list(records.values())
-        docs = label_records + corpus
+        counts: dict = {}
+        one_transaction = not loading.per_chunk_commits(con)  # DuckLake: all chunks or nothing
         try:
-            batch, problems = pipeline.normalize_records(archive, docs)
-            stats = load_batch(con, batch, run_id=report.run_id, documents_df=pipeline.documents_frame(docs))
+            if one_transaction:
+                con.begin()
+            problems = loading.load_documents(con, report.run_id, itertools.chain(records.values(), corpus), counts,
+                                      archive=archive)
+            if one_transaction:
+                con.commit()
         except Exception as exc:
+            if one_transaction:
+                con.rollback()
             report.status = "failed"
             finish_run(con, report.run_id, "failed", report.counts, f"{type(exc).__name__}: {exc}")
             raise
@@ -292,8 +302,10 @@ def _load(db_path: str, archive: Archive, report: RunReport, *, corpus: list[Arc
         frontier.mark_loaded(con, {lid: h for lid, h in due.items() if h in records})
         con.commit()
         lost = len(report.errors) + len(report.problems) + len(problems)
-        report.counts.update(documents=len(docs), labels=len(batch.labels), facts=len(batch.magnesium_facts),
-                             quarantined=len(batch.quarantine), errors=lost, new_versions=stats.new_versions,
+        report.counts.update(documents=counts.get("documents", 0), labels=counts.get("labels", 0),
+                             facts=counts.get("facts", 0), quarantined=counts.get("quarantined", 0),
+                             skipped=counts.get("skipped", 0), errors=lost,
+                             new_versions=counts.get("new_versions", 0),
                              requests=report.counts.get("requests", 0), search_problems=len(report.problems))
         if report.status != "rate_limited":
             report.status = "partial" if lost else "ok"

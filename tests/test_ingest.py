@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from maglabels.normalize import version as normalizer_version
 from maglabels.scrapers.replay import BUNDLED_LABELS
 
-from maglabels import cli as cli_module
+from maglabels import loading
 from maglabels import pipeline
 from maglabels.cli import cli
 
@@ -157,7 +157,7 @@ def test_failure_mid_stream_leaves_the_warehouse_as_it_was(env, monkeypatch):
     monkeypatch.setattr(normalizer_version, "NORMALIZER_VERSION", "test-bumped")  # force a full reload
     monkeypatch.setattr(pipeline, "NORMALIZER_VERSION", "test-bumped")
     monkeypatch.setattr(pipeline, "CHUNK_SIZE", 7)
-    real, calls = cli_module.load_batch, []
+    real, calls = loading.load_batch, []
 
     def failing_third_chunk(con, batch, **kw):
         calls.append(len(batch.labels))
@@ -165,7 +165,7 @@ def test_failure_mid_stream_leaves_the_warehouse_as_it_was(env, monkeypatch):
             raise OSError("disk full (simulated)")
         return real(con, batch, **kw)
 
-    monkeypatch.setattr(cli_module, "load_batch", failing_third_chunk)
+    monkeypatch.setattr(loading, "load_batch", failing_third_chunk)
     result = ingest(FLAT)
     assert result.exit_code == 1
     assert "warehouse unchanged" in result.output and "disk full" in result.output
@@ -215,10 +215,10 @@ def test_load_keeps_rows_of_versions_the_same_normaliser_made(tmp_path):
 
 def test_per_chunk_commits_load_the_same(env, tmp_path_factory, monkeypatch):
     monkeypatch.setattr(pipeline, "CHUNK_SIZE", 7)
-    monkeypatch.setattr(cli_module, "_per_chunk_commits", lambda con: False)  # as on DuckLake
+    monkeypatch.setattr(loading, "per_chunk_commits", lambda con: False)  # as on DuckLake
     assert ingest(FLAT).exit_code == 0
     one = snapshot(env)
-    monkeypatch.setattr(cli_module, "_per_chunk_commits", lambda con: True)  # as in a file write session
+    monkeypatch.setattr(loading, "per_chunk_commits", lambda con: True)  # as in a file write session
     other = tmp_path_factory.mktemp("other")
     monkeypatch.setenv("MAGLABELS_DATA_DIR", str(other / "data"))
     assert ingest(FLAT).exit_code == 0

@@ -397,7 +397,7 @@ def test_failed_load_keeps_the_warehouse_and_the_next_run_loads_what_was_fetched
         raise RuntimeError("disk full (simulated)")
 
     with monkeypatch.context() as m:
-        m.setattr(maglabels.nightly, "load_batch", broken)
+        m.setattr(maglabels.loading, "load_batch", broken)
         code, out = crawl()
     assert code == 1 and "maglabels: error:" in out and "Traceback" not in out
     assert loaded_ids(crawl.db) == set() and last_status(crawl.db) == "failed"

@@ -509,13 +509,14 @@ def known_documents(con: duckdb.DuckDBPyConnection, sha256s: list[str], normaliz
             "SELECT DISTINCT l.raw_sha256 FROM labels AS l JOIN _wh_in_shas AS i ON l.raw_sha256 = i.sha256 "
             "WHERE l.normalizer_version = ?", [normalizer_version]).fetchall()}
         if known and run_id is not None:
+            # named parameters: DuckDB 1.5 binds the FROM subquery before SET
             con.execute("""
-                UPDATE label_versions AS lv SET last_seen_run_id = ?
+                UPDATE label_versions AS lv SET last_seen_run_id = $run_id
                 FROM (SELECT DISTINCT l.source, l.source_id, l.version_id FROM labels AS l
-                      JOIN _wh_in_shas AS i ON l.raw_sha256 = i.sha256 WHERE l.normalizer_version = ?) AS k
+                      JOIN _wh_in_shas AS i ON l.raw_sha256 = i.sha256 WHERE l.normalizer_version = $version) AS k
                 WHERE lv.valid_to IS NULL AND lv.source = k.source AND lv.source_id = k.source_id
                   AND lv.version_id = k.version_id
-            """, [int(run_id), normalizer_version])
+            """, {"run_id": int(run_id), "version": normalizer_version})
     finally:
         con.unregister("_wh_in_shas")
     return known
