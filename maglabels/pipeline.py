@@ -24,7 +24,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-FLAT_CORPUS = "ingredient_scanner_magnesium_named_products.jsonl.gz"
+FLAT_CORPUS = "ingredient_scanner_magnesium_products.jsonl.gz"
 FLAT_KIND = "label-flat"
 NORMALIZABLE_KINDS = ("label", FLAT_KIND, "page")
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .compounds import CompoundMatch, find_compounds, simplify
+from .limits import OTHER_MINERALS_RE
 
 # "(as ...)", "(from ...)", "(Form: as ...)", "(as: ...)"
 _SOURCE_NOTE = re.compile(r"\(\s*(?:form\s*:\s*)?(?:as|from|supplied as|provided as)\b:?\s*(.+?)\)\s*$", re.I | re.S)
 _ANY_PAREN = re.compile(r"\([^()]*\)")
 _SPLIT_SOURCES = re.compile(r"\s*(?:,|;|/|&|\band\b|\bplus\b)\s*", re.I)
 _ELEMENTAL_NAMES = {"magnesium", "mg", "elemental magnesium", "magnesium elemental", "total magnesium", "magnesium total"}
-_OTHER_MINERALS = re.compile(r"\b(calcium|zinc|potassium|sodium|iron|manganese|copper|chromium|selenium|boron|cal|zma)\b")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def read_row(name: str, forms: tuple[str, ...] = ()) -> RowReading:
         return RowReading("excipient", base, sources, found, source_compounds)
     if "magnes" not in simple:
         return RowReading("none", base, sources, found, source_compounds)
-    if _OTHER_MINERALS.search(simple):
+    if OTHER_MINERALS_RE.search(simple):
         # "Calcium Magnesium Citrate", "Zinc Magnesium Aspartate": no magnesium-only mass
         return RowReading("mixture", base, sources, found, source_compounds)
     if not found:

@@ -11,7 +11,7 @@ from maglabels.normalize.flat_dsld import parse_flat_product
 
 BUNDLED = Path(__file__).resolve().parent.parent / "scrapers" / "bundled" / "dsld"
 LABEL_DIR = BUNDLED / "labels"
-FLAT_CORPUS = BUNDLED / "ingredient_scanner_magnesium_named_products.jsonl.gz"
+FLAT_CORPUS = BUNDLED / "ingredient_scanner_magnesium_products.jsonl.gz"
 
 MAGNESIUM_IDS = ("49495", "220884", "246811", "249664", "261967", "276336")
 NO_MAGNESIUM_IDS = ("12196", "179343", "214224", "214893", "248267", "264116", "270619", "330088", "79324")
