@@ -15,7 +15,6 @@ from .limits import DOSAGE_UNITS, DV_TOLERANCE_POINTS, DV_TOLERANCE_RELATIVE, OT
 from .model import Label
 
 
-
 @cache
 def references() -> dict:
     with resources.files("maglabels.normalize").joinpath("data/references.toml").open("rb") as fh:
@@ -83,8 +82,10 @@ def fitting_reference(amount_mg: float, percent: float, groups: set[str]) -> str
 
 def dosage_unit(serving_unit: str | None) -> str | None:
     """capsule / softgel / tablet / gummy for discrete serving units; None for powders, liquids."""
+    if not isinstance(serving_unit, str):  # None, or NaN after a frame round trip
+        return None
     for kind, pattern in DOSAGE_UNITS:
-        if serving_unit and pattern.search(serving_unit):
+        if pattern.search(serving_unit):
             return kind
     return None
 

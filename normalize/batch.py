@@ -1,16 +1,16 @@
 """Labels -> NormalizedBatch: the frames the warehouse loads (see docs/ARCHITECTURE.md)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from . import audit, contract
 from .compounds import by_key, find_compounds
-from .magnesium import NormalizedBatch, _candidates, _interpret, _Outcome, version_id
 from .flags import DoseBasis, Flag, Reason
 from .limits import MAX_DAILY_SERVINGS, MAX_ROW_DEPTH, MAX_SERVING_UNITS, SLACK_HIGH, SLACK_LOW
+from .magnesium import NormalizedBatch, _candidates, _interpret, _Outcome, version_id
 from .model import Label
 from .product_key import on_market, product_key
 
@@ -200,8 +200,13 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
         unique.setdefault((label.source, label.source_id), label)
     labels = list(unique.values())
     candidates = _candidates(labels)
-    label_recs, row_recs, facts, summaries, flags, quarantine = [], [], [], [], [], []
-    for label, cands in zip(labels, candidates):
+    label_recs: list[dict] = []
+    row_recs: list[dict] = []
+    facts: list[dict] = []
+    summaries: list[dict] = []
+    flags: list[dict] = []
+    quarantine: list[dict] = []
+    for label, cands in zip(labels, candidates, strict=True):
         vid = version_id(label)
         key = {"source": label.source, "source_id": label.source_id, "version_id": vid}
         label_recs.append(_label_record(label, vid))
@@ -219,6 +224,7 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
     records = frame.to_dict("records")
     for rec in records:
         label, out = rec["_label"], rec["_out"]
+        rec["serving_unit"] = rec["serving_unit"] if isinstance(rec["serving_unit"], str) else None
         per_unit = rec["per_unit"] if audit.dosage_unit(rec["serving_unit"]) else None
         _check_fill(rec, per_unit, out)
         _check_name(label, rec["forms"], rec["mg_per_serving"], (rec["mg_per_day_min"], rec["mg_per_day_max"]), per_unit, out)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,6 @@ from .limits import MAX_AMOUNT_MG, SLACK_HIGH, SLACK_LOW
 from .model import Label, LabelRow
 from .rowtext import read_row
 from .units import compound_to_elemental, to_milligrams
-
 
 
 @dataclass
@@ -123,7 +122,7 @@ def _convert(candidates: Iterable[_Candidate]) -> None:
     convertible = ~np.isnan(molar_mass) & ~np.isnan(mg)
     if convertible.any():
         elemental = compound_to_elemental(mg[convertible], molar_mass[convertible], mg_atoms[convertible])
-        for i, value in zip(np.flatnonzero(convertible), elemental):
+        for i, value in zip(np.flatnonzero(convertible), elemental, strict=False):
             cands[i].converted_mg = float(value)
 
 

@@ -130,22 +130,38 @@ def analyst_sections(con, *, readme_only: bool) -> str:
     return "\n".join(parts)
 
 
+def static_files() -> dict[Path, str]:
+    """Generated files that need no database."""
+    return {VIEWS / "05_flag_glossary.sql": glossary_sql(), VIEWS / "90_comments.sql": comments_sql(),
+            AUDIT: splice(AUDIT.read_text(encoding="utf-8"), "flag-glossary", audit_glossary())}
+
+
+def demo_files(demo: str) -> dict[Path, str]:
+    """README and docs/analyst-sql.md sections rendered from a demo database."""
+    from maglabels.warehouse import db
+    from maglabels.warehouse.corpus_report import corpus_markdown
+
+    con = db.connect(demo, read_only=True)  # views (and comments) of this checkout, as TEMP views
+    try:
+        readme = splice(README.read_text(encoding="utf-8"), "analyst-sql", analyst_sections(con, readme_only=True))
+        doc = ANALYST_DOC.read_text(encoding="utf-8")
+        return {README: splice(readme, "corpus-report", corpus_markdown(con)),
+                ANALYST_DOC: splice(doc, "analyst-sql", analyst_sections(con, readme_only=False))}
+    finally:
+        con.close()
+
+
 def rendered(demo: str | None) -> dict[Path, str]:
     """Every generated file with its current content (README and docs only with a demo DB)."""
-    out = {VIEWS / "05_flag_glossary.sql": glossary_sql(), VIEWS / "90_comments.sql": comments_sql(),
-           AUDIT: splice(AUDIT.read_text(encoding="utf-8"), "flag-glossary", audit_glossary())}
-    if demo:
-        import duckdb
+    return {**static_files(), **(demo_files(demo) if demo else {})}
 
-        from maglabels.warehouse.corpus_report import corpus_markdown
 
-        con = duckdb.connect(demo, read_only=True)
-        readme = splice(README.read_text(encoding="utf-8"), "analyst-sql", analyst_sections(con, readme_only=True))
-        out[README] = splice(readme, "corpus-report", corpus_markdown(con))
-        doc = ANALYST_DOC.read_text(encoding="utf-8")
-        out[ANALYST_DOC] = splice(doc, "analyst-sql", analyst_sections(con, readme_only=False))
-        con.close()
-    return out
+def _write(files: dict[Path, str], check: bool) -> list[Path]:
+    stale = [path for path, text in files.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+    if not check:
+        for path in stale:
+            path.write_text(files[path], encoding="utf-8")
+    return stale
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,13 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report stale files (exit 1)")
     parser.add_argument("--demo", help="a database built by `maglabels run --offline` (README outputs)")
     args = parser.parse_args(argv)
-    stale = []
-    for path, text in rendered(args.demo).items():
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            continue
-        stale.append(path)
-        if not args.check:
-            path.write_text(text, encoding="utf-8")
+    stale = _write(static_files(), args.check)  # first: the demo sections read the views they define
+    if args.demo:
+        stale += _write(demo_files(args.demo), args.check)
     for path in stale:
         print(f"{'stale' if args.check else 'wrote'}: {path.relative_to(ROOT)}")
     return 1 if args.check and stale else 0

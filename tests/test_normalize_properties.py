@@ -7,12 +7,11 @@ import math
 import os
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-from maglabels.normalize.dsld_label import LabelFormatError, parse_label
-
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from maglabels.normalize.batch import normalize_labels
 from maglabels.normalize.compounds import by_key, find_compounds
+from maglabels.normalize.dsld_label import LabelFormatError, parse_label
 from maglabels.normalize.model import Label, LabelRow, ServingSize
 from maglabels.normalize.rowtext import read_row
 from maglabels.normalize.units import compound_to_elemental, to_milligrams
@@ -122,9 +121,9 @@ def test_any_v9_shaped_json_parses_and_normalises_without_escaping(docs):
         except LabelFormatError:
             continue  # a specific reason, which the pipeline turns into a quarantine row
     batch = normalize_labels(labels)  # no other exception may escape
-    quarantined = set(zip(batch.quarantine.source_id, batch.quarantine.row_id))
+    quarantined = set(zip(batch.quarantine.source_id, batch.quarantine.row_id, strict=False))
     counted = batch.magnesium_facts[batch.magnesium_facts["counted"].astype(bool)]
-    assert not quarantined & set(zip(counted.source_id, counted.row_id))
+    assert not quarantined & set(zip(counted.source_id, counted.row_id, strict=False))
     assert np.all(np.isfinite(counted.elemental_mg.astype(float)))
     summary = batch.magnesium_labels
     invalid = set(batch.quarantine[batch.quarantine.reason_code == "invalid_serving"].source_id)

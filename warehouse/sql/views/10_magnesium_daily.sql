@@ -16,7 +16,8 @@
 --   'above' (even the lowest dose is above), 'may_exceed' (only the top of the range is), 'not_above'.
 -- dose_basis: declared / declared_range / assumed_one_serving_per_day /
 --   assumed_one_serving_per_day_serving_range / no_valid_serving (normalize.flags.DoseBasis);
---   dose_assumed is true for the assumed_* ones (the daily dose is not the label's own statement).
+--   dose_assumed is true for the assumed_* ones (the daily dose is not the label's own statement),
+--   NULL when there is no dose (no_valid_serving) or no basis (older rows).
 -- product_key / on_market: see migration 005; products groups them.
 -- flags: union of magnesium_labels.flags and the label_flags rows of the version, sorted.
 -- Price: cost_per_day = price / days_per_container, where
@@ -82,7 +83,7 @@ SELECT
     valid_from,
     -- added by migration 005 (issue 10)
     product_key, on_market, dose_basis,
-    dose_basis LIKE 'assumed%' AS dose_assumed,
+    CASE WHEN dose_basis = 'no_valid_serving' THEN NULL ELSE dose_basis LIKE 'assumed%' END AS dose_assumed,
     CASE WHEN hi IS NULL THEN NULL
          WHEN lo > ul_mg THEN 'above'
          WHEN hi > ul_mg THEN 'may_exceed'

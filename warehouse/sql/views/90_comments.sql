@@ -30,7 +30,7 @@ COMMENT ON COLUMN magnesium_daily.valid_from IS 'when this label version became 
 COMMENT ON COLUMN magnesium_daily.product_key IS 'groups the label versions of one product: dsld:<lowest related DSLD id> (labelRelationships), else upc:<brand>|<UPC>, else name:<brand>|<normalised name>';
 COMMENT ON COLUMN magnesium_daily.on_market IS 'false when the source marks the label off the market (DSLD offMarket); NULL when it does not say';
 COMMENT ON COLUMN magnesium_daily.dose_basis IS 'how the daily dose was derived: declared, declared_range (label''s own range), assumed_one_serving_per_day, assumed_one_serving_per_day_serving_range (amounts read as for the smallest serving), no_valid_serving';
-COMMENT ON COLUMN magnesium_daily.dose_assumed IS 'true when the daily dose is not the label''s statement but an assumption (dose_basis assumed_*)';
+COMMENT ON COLUMN magnesium_daily.dose_assumed IS 'true when the daily dose is not the label''s statement but an assumption (dose_basis assumed_*); NULL when there is no dose (no_valid_serving)';
 COMMENT ON COLUMN magnesium_daily.units_min IS 'fewest serving units per serving the label allows (the 1 of ''1-4 capsules'')';
 COMMENT ON COLUMN magnesium_daily.units_max IS 'most serving units per serving the label allows (the 4 of ''1-4 capsules'')';
 COMMENT ON VIEW products IS 'One row per product (product_key), described by its current label: on-market first, then the latest entry_date. Comparison views count these.';
@@ -53,7 +53,7 @@ COMMENT ON COLUMN products.dosage_form IS 'physical form as the source states it
 COMMENT ON COLUMN products.product_key IS 'groups the label versions of one product: dsld:<lowest related DSLD id> (labelRelationships), else upc:<brand>|<UPC>, else name:<brand>|<normalised name>';
 COMMENT ON COLUMN products.on_market IS 'true when any current label of the product is on the market (NULL on_market counts as on market)';
 COMMENT ON COLUMN products.dose_basis IS 'how the daily dose was derived: declared, declared_range (label''s own range), assumed_one_serving_per_day, assumed_one_serving_per_day_serving_range (amounts read as for the smallest serving), no_valid_serving';
-COMMENT ON COLUMN products.dose_assumed IS 'true when the daily dose is not the label''s statement but an assumption (dose_basis assumed_*)';
+COMMENT ON COLUMN products.dose_assumed IS 'true when the daily dose is not the label''s statement but an assumption (dose_basis assumed_*); NULL when there is no dose (no_valid_serving)';
 COMMENT ON COLUMN products.labels IS 'current label versions grouped into this product';
 COMMENT ON COLUMN products.labels_on_market IS 'of those, the ones on the market';
 COMMENT ON COLUMN products.current_source IS 'source of the label describing the product';
