@@ -80,10 +80,10 @@ def test_products_group_label_revisions(con):
     # every upc: product groups labels of one brand and one UPC
     mixed = con.execute("""
         SELECT count(*) FROM (
-            SELECT product_key FROM magnesium_daily JOIN labels USING (source, source_id, version_id)
-            WHERE product_key LIKE 'upc:%'
-            GROUP BY product_key
-            HAVING count(DISTINCT regexp_replace(upc, '\\D', '', 'g')) > 1)""").fetchone()[0]
+            SELECT d.product_key FROM magnesium_daily AS d JOIN labels AS l USING (source, source_id, version_id)
+            WHERE d.product_key LIKE 'upc:%'
+            GROUP BY d.product_key
+            HAVING count(DISTINCT regexp_replace(l.upc, '\\D', '', 'g')) > 1)""").fetchone()[0]
     assert mixed == 0
     # the v9 label 49495 names its other versions (labelRelationships 17532, 29284, 4328)
     assert con.execute("SELECT product_key, on_market FROM magnesium_daily WHERE source_id = '49495'"
