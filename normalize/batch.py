@@ -219,12 +219,10 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
         facts.extend({**key, **f} for f in out.facts)
         quarantine.extend({**key, "raw_sha256": label.raw_sha256, **q} for q in out.quarantine)
         quarantine.extend(_label_problems(label, key))
-    frame = _per_day(pd.DataFrame.from_records(summaries)) if summaries else pd.DataFrame()
-    quarantine.extend(_serving_quarantine(frame))
-    records = frame.to_dict("records")
+    quarantine.extend(_per_day(summaries))
+    records = summaries
     for rec in records:
         label, out = rec["_label"], rec["_out"]
-        rec["serving_unit"] = rec["serving_unit"] if isinstance(rec["serving_unit"], str) else None
         per_unit = rec["per_unit"] if audit.dosage_unit(rec["serving_unit"]) else None
         _check_fill(rec, per_unit, out)
         _check_name(label, rec["forms"], rec["mg_per_serving"], (rec["mg_per_day_min"], rec["mg_per_day_max"]), per_unit, out)
@@ -248,50 +246,52 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
 _SERVING_FIELDS = ("serving_quantity", "units_min", "units_max", "daily_servings_min", "daily_servings_max")
 
 
-def _invalid_servings(summary: pd.DataFrame) -> pd.Series:
+def _column(records: list[dict], name: str) -> np.ndarray:
+    return np.array([r[name] for r in records], dtype="float64")
+
+
+def _invalid_servings(cols: dict[str, np.ndarray]) -> np.ndarray:
     """Per label, the first serving field that cannot give a per-day dose ('' when all are fine)."""
-    why = pd.Series("", index=summary.index, dtype=object)
-    for name in reversed(_SERVING_FIELDS):
-        values = summary[name].astype("float64")
-        limit = MAX_DAILY_SERVINGS if name.startswith("daily") else MAX_SERVING_UNITS
-        bad = ~np.isfinite(values) | (values <= 0) | (values > limit)
-        why = why.where(~bad, name)
+    why = np.full(len(cols["serving_quantity"]), "", dtype=object)
+    with np.errstate(invalid="ignore"):
+        for name in reversed(_SERVING_FIELDS):
+            values = cols[name]
+            limit = MAX_DAILY_SERVINGS if name.startswith("daily") else MAX_SERVING_UNITS
+            why[~np.isfinite(values) | (values <= 0) | (values > limit)] = name
     return why
 
 
-def _per_day(summary: pd.DataFrame) -> pd.DataFrame:
+def _per_day(records: list[dict]) -> list[dict]:
     """Per-day range for every label at once: mg per serving x units a day / units per serving.
 
-    Labels whose serving cannot give a dose (0, negative, NaN, inf, absurd) get NULL per-day values
-    and dose_basis no_valid_serving; _serving_quarantine says why. No per-row try: the checks are
-    column-wise, so one bad label never stops the batch."""
-    why = _invalid_servings(summary)
-    valid = why == ""
-    ssq = summary["serving_quantity"].astype("float64").where(valid)
-    low = np.minimum(summary["units_min"], summary["units_max"]).where(valid)
-    high = np.maximum(summary["units_min"], summary["units_max"]).where(valid)
-    per_unit = summary["mg_per_serving"].astype("float64") / ssq
-    summary["per_unit"] = per_unit
-    summary["mg_per_day_min"] = per_unit * low * np.minimum(summary["daily_servings_min"], summary["daily_servings_max"])
-    summary["mg_per_day_max"] = per_unit * high * np.maximum(summary["daily_servings_min"], summary["daily_servings_max"])
-    summary["dose_basis"] = summary["dose_basis"].where(valid, str(DoseBasis.NO_VALID_SERVING))
-    summary["_why"] = why
-    return summary
-
-
-def _serving_quarantine(summary: pd.DataFrame) -> list[dict]:
-    if summary.empty:
+    Labels whose serving cannot give a dose (0, negative, NaN, inf, absurd) get NaN per-day values,
+    dose_basis no_valid_serving and a quarantine row saying why (returned). No per-row try: the
+    checks are column-wise (numpy), so one bad label never stops the batch."""
+    if not records:
         return []
-    out = []
-    for r in summary[summary["_why"] != ""].to_dict("records"):
-        why = r["_why"]
-        limit = MAX_DAILY_SERVINGS if why.startswith("daily") else MAX_SERVING_UNITS
-        out.append({"source": r["source"], "source_id": r["source_id"], "version_id": r["version_id"],
-                    "row_id": "serving", "raw_sha256": r["_label"].raw_sha256,
-                    "row_text": f"{r['units_min']:g}-{r['units_max']:g} {r['serving_unit'] or ''}".strip(),
-                    "reason_code": str(Reason.INVALID_SERVING),
-                    "reason": f"{why} is {r[why]:g}: no per-day dose (must be finite, > 0 and <= {limit:g})"})
-    return out
+    cols = {name: _column(records, name) for name in (*_SERVING_FIELDS, "mg_per_serving")}
+    why = _invalid_servings(cols)
+    valid = why == ""
+    ssq = np.where(valid, cols["serving_quantity"], np.nan)
+    low = np.minimum(cols["units_min"], cols["units_max"])
+    high = np.maximum(cols["units_min"], cols["units_max"])
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        per_unit = cols["mg_per_serving"] / ssq
+        day_min = per_unit * low * np.minimum(cols["daily_servings_min"], cols["daily_servings_max"])
+        day_max = per_unit * high * np.maximum(cols["daily_servings_min"], cols["daily_servings_max"])
+    for i, rec in enumerate(records):
+        rec.update(per_unit=per_unit[i], mg_per_day_min=day_min[i], mg_per_day_max=day_max[i])
+    problems = []
+    for i in np.flatnonzero(~valid):
+        rec, field = records[i], str(why[i])
+        rec["dose_basis"] = str(DoseBasis.NO_VALID_SERVING)
+        limit = MAX_DAILY_SERVINGS if field.startswith("daily") else MAX_SERVING_UNITS
+        problems.append({"source": rec["source"], "source_id": rec["source_id"], "version_id": rec["version_id"],
+                         "row_id": "serving", "raw_sha256": rec["_label"].raw_sha256,
+                         "row_text": f"{rec['units_min']:g}-{rec['units_max']:g} {rec['serving_unit'] or ''}".strip(),
+                         "reason_code": str(Reason.INVALID_SERVING),
+                         "reason": f"{field} is {rec[field]:g}: no per-day dose (must be finite, > 0 and <= {limit:g})"})
+    return problems
 
 
 def _check_fill(rec: dict, per_unit: float | None, out: _Outcome) -> None:
