@@ -109,7 +109,3 @@ DOSE_BASIS_INFO: dict[DoseBasis, str] = {
     DoseBasis.NO_VALID_SERVING: "the serving cannot give a per-day dose (quarantined: invalid_serving)",
 }
 
-
-def kind(flag: str) -> str | None:
-    info = FLAG_INFO.get(Flag(flag)) if flag in Flag._value2member_map_ else None
-    return info[0] if info else None

@@ -7,6 +7,7 @@ from pathlib import Path
 from maglabels.normalize import contract
 from maglabels.normalize.batch import normalize_labels
 from maglabels.warehouse import db
+
 from tests.realdata import MAGNESIUM_IDS, dsld_label, flat_label
 
 SOURCE = Path(contract.__file__).read_text(encoding="utf-8")
