@@ -5,7 +5,7 @@
 
 1. Parse the REAL bundled labels once: the 15 DSLD v9 API labels (`scrapers/bundled/dsld/labels`,
    `normalize.dsld_label.parse_label`) and the 731 products of the flattened corpus
-   (`ingredient_scanner_magnesium_named_products.jsonl.gz`, `normalize.flat_dsld.parse_flat_product`).
+   (`ingredient_scanner_magnesium_products.jsonl.gz`, `normalize.flat_dsld.parse_flat_product`).
    Replicate them to N labels (default 100,000) with `dataclasses.replace`, each copy with its own
    source_id (`"<id>-r<k>"`), so every copy is a distinct label with its own version_id.
    Time the front ends (on the 746 real documents), `normalize.batch.normalize_labels` and
@@ -59,7 +59,7 @@ from maglabels.warehouse.load import load_batch, start_run  # noqa: E402
 
 BUNDLED = ROOT / "scrapers" / "bundled" / "dsld"
 LABEL_DIR = BUNDLED / "labels"
-FLAT_CORPUS = BUNDLED / "ingredient_scanner_magnesium_named_products.jsonl.gz"
+FLAT_CORPUS = BUNDLED / "ingredient_scanner_magnesium_products.jsonl.gz"
 
 
 # --------------------------------------------------------------------------------------- helpers

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FLAT_CORPUS = "ingredient_scanner_magnesium_named_products.jsonl.gz"
+FLAT_CORPUS = "ingredient_scanner_magnesium_products.jsonl.gz"
 FLAT_KIND = "label-flat"
 NORMALIZABLE_KINDS = ("label", FLAT_KIND, "page")
 CHUNK_SIZE = 5000  # documents per normalise/load step: ~100 MB of Python objects at most

@@ -11,12 +11,8 @@ from functools import cache
 from importlib import resources
 
 from .compounds import CompoundMatch, find_compounds
+from .limits import DOSAGE_UNITS, DV_TOLERANCE_POINTS, DV_TOLERANCE_RELATIVE, OTHER_MINERALS_RE
 from .model import Label
-
-# How far a printed %DV may sit from amount/DV: whole-percent rounding of either the declared
-# or the unrounded amount (1 point), or 2 % of the value for large percentages.
-_DV_TOLERANCE_POINTS = 1.0
-_DV_TOLERANCE_RELATIVE = 0.02
 
 
 @cache
@@ -69,7 +65,7 @@ def upper_limit(groups: set[str]) -> tuple[float | None, str]:
 
 def fits_percent(amount_mg: float, percent: float, dv_mg: float) -> bool:
     exact = 100.0 * amount_mg / dv_mg
-    return abs(exact - percent) <= max(_DV_TOLERANCE_POINTS, _DV_TOLERANCE_RELATIVE * percent)
+    return abs(exact - percent) <= max(DV_TOLERANCE_POINTS, DV_TOLERANCE_RELATIVE * percent)
 
 
 def fitting_reference(amount_mg: float, percent: float, groups: set[str]) -> str | None:
@@ -82,18 +78,14 @@ def fitting_reference(amount_mg: float, percent: float, groups: set[str]) -> str
     return None
 
 
-_UNIT_KINDS = (
-    ("softgel", re.compile(r"soft\s*-?\s*gel|licap", re.I)),
-    ("capsule", re.compile(r"cap(?:sule)?s?\b|capsule|vcap|vegcap|veg cap", re.I)),
-    ("gummy", re.compile(r"gumm|chew|lozenge|wafer", re.I)),
-    ("tablet", re.compile(r"tablet|caplet|tab\b", re.I)),
-)
 
 
 def dosage_unit(serving_unit: str | None) -> str | None:
     """capsule / softgel / tablet / gummy for discrete serving units; None for powders, liquids."""
-    for kind, pattern in _UNIT_KINDS:
-        if serving_unit and pattern.search(serving_unit):
+    if not isinstance(serving_unit, str):  # None, or NaN after a frame round trip
+        return None
+    for kind, pattern in DOSAGE_UNITS:
+        if pattern.search(serving_unit):
             return kind
     return None
 
@@ -109,12 +101,11 @@ _NAME_CLAIM = re.compile(
 )
 
 
-_OTHER_MINERALS = re.compile(r"\b(calcium|cal|zinc|potassium|iron|zma)\b", re.I)
 
 
 def name_claim(product_name: str | None) -> tuple[float, tuple[CompoundMatch, ...]] | None:
     """The mg figure a product name states for magnesium, and the compound it names, if any."""
-    if not product_name or _OTHER_MINERALS.search(product_name):
+    if not product_name or OTHER_MINERALS_RE.search(product_name):
         return None  # "Calcium & Magnesium 1000 mg / 500 mg": the figure may belong to the other mineral
     m = _NAME_CLAIM.search(product_name)
     if not m:

@@ -1,17 +1,18 @@
 """Labels -> NormalizedBatch: the frames the warehouse loads (see docs/ARCHITECTURE.md)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
-from . import audit
+from . import audit, contract
 from .compounds import by_key, find_compounds
+from .flags import DoseBasis, Flag, Reason
+from .limits import MAX_DAILY_SERVINGS, MAX_ROW_DEPTH, MAX_SERVING_UNITS, SLACK_HIGH, SLACK_LOW
 from .magnesium import NormalizedBatch, _candidates, _interpret, _Outcome, version_id
 from .model import Label
-
-_KEY = ["source", "source_id", "version_id"]
+from .product_key import on_market, product_key
 
 
 def _best_fraction(forms: list[str]) -> tuple[float, str]:
@@ -55,7 +56,7 @@ def _check_percent_dv(label: Label, out: _Outcome, forms: list[str], groups: set
             if fact["role"] == "declared_elemental" else None
         if reading:
             compound, hydrate, elemental, fits = reading
-            out.flags.append(("compound_as_elemental",
+            out.flags.append((Flag.COMPOUND_AS_ELEMENTAL,
                               f"row {row.row_id} declares {fact['elemental_mg']:g} mg magnesium, but its "
                               f"{row.percent_dv:g} % DV fits {elemental:.1f} mg, the Mg in {fact['elemental_mg']:g} mg "
                               f"of {compound.formula_text(hydrate)} ({fits}): the amount is compound mass"))
@@ -64,7 +65,7 @@ def _check_percent_dv(label: Label, out: _Outcome, forms: list[str], groups: set
             reference = reference or fits
             continue
         pct = ", ".join(f"{100 * fact['elemental_mg'] / dv['mg']:.0f} % of {dv['name']}" for dv in audit.references()["daily_value"])
-        out.flags.append(("dv_mismatch", f"row {row.row_id}: printed {row.percent_dv:g} % DV does not fit "
+        out.flags.append((Flag.DV_MISMATCH, f"row {row.row_id}: printed {row.percent_dv:g} % DV does not fit "
                                          f"{fact['elemental_mg']:.1f} mg under any reference ({pct})"))
     return reference
 
@@ -84,16 +85,16 @@ def _check_name(label: Label, forms: list[str], per_serving: float, per_day: tup
     compounds = [c for c in compounds if c.defined and c.role == "source"]
     for c in compounds:
         low, high = c.fraction_range()
-        lo, hi = value * low * 0.80, value * high * 1.07
+        lo, hi = value * low * SLACK_LOW, value * high * SLACK_HIGH
         hits = [k for k, v in readings.items() if not np.isnan(v) and lo <= v <= hi]
         if hits:
-            out.flags.append(("name_claim_mismatch",
+            out.flags.append((Flag.NAME_CLAIM_MISMATCH,
                               f"name states {value:g} mg; as {c.key} that is {value * low:.0f}-{value * high:.0f} mg Mg, "
                               f"matching the panel's elemental amount {hits[0]} ({readings[hits[0]]:.0f} mg): "
                               f"the label supports the compound reading"))
             return
     shown = ", ".join(f"{v:.0f} mg {k}" for k, v in readings.items() if not np.isnan(v))
-    out.flags.append(("name_claim_mismatch", f"name states {value:g} mg; the panel gives {shown}: "
+    out.flags.append((Flag.NAME_CLAIM_MISMATCH, f"name states {value:g} mg; the panel gives {shown}: "
                                              f"neither the elemental nor a compound reading fits"))
 
 
@@ -107,40 +108,59 @@ def _summarise(label: Label, out: _Outcome, groups: set[str]) -> dict | None:
         named = [m.compound.key for m in find_compounds(label.product_name or "") if m.compound.role == "source"]
         if named:
             forms, inferred = named, True
-            out.flags.append(("form_inferred", f"no form on the panel; taken from the product name: {', '.join(named)}"))
+            out.flags.append((Flag.FORM_INFERRED, f"no form on the panel; taken from the product name: {', '.join(named)}"))
     if "magnesium glycinate" in forms and "magnesium oxide" in forms:
-        out.flags.append(("buffered_blend", "glycinate together with oxide: the share of the magnesium that "
+        out.flags.append((Flag.BUFFERED_BLEND, "glycinate together with oxide: the share of the magnesium that "
                                             "comes from glycinate is not stated"))
     reference = _check_percent_dv(label, out, forms, groups)
+    ul, ul_basis = audit.upper_limit(groups)
+    return {
+        "forms": forms, "forms_inferred": inferred,
+        "mg_per_serving": sum(f["elemental_mg"] for f in counted) if counted else np.nan,
+        **_serving_basis(label, counted, out),
+        "method": "; ".join(dict.fromkeys(f["method"].split(":")[0] for f in counted)) or None,
+        "dv_reference": reference, "ul_mg": ul, "ul_basis": ul_basis,
+    }
+
+
+def _value(x: float | None) -> float:
+    return np.nan if x is None else x
+
+
+def _serving_basis(label: Label, counted: list[dict], out: _Outcome) -> dict:
+    """Serving units per serving (range), units the amount is for, daily servings, and the basis.
+
+    Values pass through unchecked (0, NaN, negative): _per_day validates them column-wise."""
     rows = {r.row_id: r for r in label.rows}
     first = rows[counted[0]["row_id"]] if counted else None
     serving = next((s for s in label.servings if first and s.order == first.serving_order), None) or \
         (label.servings[0] if label.servings else None)
     ssq = first.serving_quantity if first else None
-    units_min = (serving.min_quantity if serving else None) or ssq or 1.0
-    units_max = (serving.max_quantity if serving else None) or units_min
+    units_min = serving.min_quantity if serving and serving.min_quantity is not None else (ssq if ssq is not None else 1.0)
+    units_max = serving.max_quantity if serving and serving.max_quantity is not None else units_min
+    ranged = units_max != units_min
     if ssq is None:
-        if units_max != units_min:
-            # The source does not say which end of "1-3 capsules" the amount is for: do not scale.
-            out.flags.append(("serving_range_unscaled", f"amount taken per serving; the serving range "
-                                                        f"{units_min:g}-{units_max:g} {serving.unit} was not applied"))
-        ssq = units_max = units_min
+        ssq = units_min
+        if ranged:
+            # The source does not say which end of "1-3 capsules" the amounts are for: read them as
+            # for the smallest serving (DSLD's servingSizeQuantity is the minimum where it is given).
+            out.flags.append((Flag.SERVING_RANGE_ASSUMED, f"serving range {units_min:g}-{units_max:g} "
+                                                          f"{serving.unit if serving else ''}: amounts read as for "
+                                                          f"{units_min:g}, so the maximum assumes {units_max:g}"))
     daily_min = serving.min_daily_servings if serving else None
-    daily_max = (serving.max_daily_servings if serving else None) or daily_min
+    daily_max = serving.max_daily_servings if serving else None
+    daily_min, daily_max = (daily_min if daily_min is not None else daily_max), \
+        (daily_max if daily_max is not None else daily_min)
     if daily_min is None:
         daily_min = daily_max = 1.0
         why = "the source format dropped daily servings" if not label.daily_servings_known else "the label gives none"
-        out.flags.append(("daily_servings_assumed", f"1 serving a day assumed: {why}"))
-    ul, ul_basis = audit.upper_limit(groups)
-    return {
-        "forms": forms, "forms_inferred": inferred,
-        "mg_per_serving": sum(f["elemental_mg"] for f in counted) if counted else np.nan,
-        "serving_quantity": ssq, "units_min": units_min, "units_max": units_max,
-        "daily_servings_min": daily_min, "daily_servings_max": daily_max,
-        "serving_unit": serving.unit if serving else None,
-        "method": "; ".join(dict.fromkeys(f["method"].split(":")[0] for f in counted)) or None,
-        "dv_reference": reference, "ul_mg": ul, "ul_basis": ul_basis,
-    }
+        out.flags.append((Flag.DAILY_SERVINGS_ASSUMED, f"1 serving a day assumed: {why}"))
+        basis = DoseBasis.ASSUMED_ONE_SERVING_PER_DAY_SERVING_RANGE if ranged else DoseBasis.ASSUMED_ONE_SERVING_PER_DAY
+    else:
+        basis = DoseBasis.DECLARED_RANGE if ranged or daily_min != daily_max else DoseBasis.DECLARED
+    return {"serving_quantity": _value(ssq), "units_min": _value(units_min), "units_max": _value(units_max),
+            "daily_servings_min": _value(daily_min), "daily_servings_max": _value(daily_max),
+            "serving_unit": serving.unit if serving else None, "dose_basis": str(basis)}
 
 
 def _label_record(label: Label, vid: str) -> dict:
@@ -150,7 +170,8 @@ def _label_record(label: Label, vid: str) -> dict:
             "entry_date": label.entry_date, "dosage_form": label.dosage_form,
             "target_groups": list(label.target_groups),
             "serving": f"{serving.min_quantity:g} {serving.unit}" if serving and serving.min_quantity else None,
-            "servings_per_container": label.servings_per_container, "price": label.price, "currency": label.currency}
+            "servings_per_container": label.servings_per_container, "price": label.price, "currency": label.currency,
+            "product_key": product_key(label), "on_market": on_market(label)}
 
 
 def _row_records(label: Label, vid: str) -> list[dict]:
@@ -160,17 +181,16 @@ def _row_records(label: Label, vid: str) -> list[dict]:
              "dv_group": r.dv_group, "section": r.section, "text": r.text} for r in label.rows]
 
 
-def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(records, columns=columns)
+def _frame(records: list[dict], frame: str) -> pd.DataFrame:
+    return pd.DataFrame.from_records(records, columns=contract.columns(frame))
 
 
-LABEL_COLUMNS = _KEY + ["raw_sha256", "url", "brand", "product_name", "upc", "entry_date", "dosage_form",
-                        "target_groups", "serving", "servings_per_container", "price", "currency"]
-FACT_COLUMNS = _KEY + ["row_id", "role", "compound", "amount", "unit", "amount_mg", "mg_fraction", "elemental_mg",
-                       "counted", "method"]
-SUMMARY_COLUMNS = _KEY + ["forms", "forms_inferred", "mg_per_serving", "mg_per_day_min", "mg_per_day_max",
-                          "serving_quantity", "serving_unit", "daily_servings_min", "daily_servings_max", "method",
-                          "dv_reference", "ul_mg", "ul_basis", "flags"]
+def _label_problems(label: Label, key: dict) -> list[dict]:
+    """Document-level findings of the front end (rows cut at the depth cap)."""
+    return [{**key, "row_id": row_id, "raw_sha256": label.raw_sha256, "row_text": None,
+             "reason_code": str(Reason.TOO_DEEP),
+             "reason": f"row {row_id} has rows nested deeper than {MAX_ROW_DEPTH} levels; they were not read"}
+            for row_id in label.extra.get("too_deep") or ()]
 
 
 def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
@@ -180,8 +200,13 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
         unique.setdefault((label.source, label.source_id), label)
     labels = list(unique.values())
     candidates = _candidates(labels)
-    label_recs, row_recs, facts, summaries, flags, quarantine = [], [], [], [], [], []
-    for label, cands in zip(labels, candidates):
+    label_recs: list[dict] = []
+    row_recs: list[dict] = []
+    facts: list[dict] = []
+    summaries: list[dict] = []
+    flags: list[dict] = []
+    quarantine: list[dict] = []
+    for label, cands in zip(labels, candidates, strict=True):
         vid = version_id(label)
         key = {"source": label.source, "source_id": label.source_id, "version_id": vid}
         label_recs.append(_label_record(label, vid))
@@ -193,39 +218,80 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
             summaries.append({**key, **summary, "_label": label, "_out": out})
         facts.extend({**key, **f} for f in out.facts)
         quarantine.extend({**key, "raw_sha256": label.raw_sha256, **q} for q in out.quarantine)
-    records = _per_day(pd.DataFrame.from_records(summaries)).to_dict("records") if summaries else []
+        quarantine.extend(_label_problems(label, key))
+    quarantine.extend(_per_day(summaries))
+    records = summaries
     for rec in records:
         label, out = rec["_label"], rec["_out"]
-        per_unit = rec["mg_per_serving"] / rec["serving_quantity"] if audit.dosage_unit(rec["serving_unit"]) else None
+        per_unit = rec["per_unit"] if audit.dosage_unit(rec["serving_unit"]) else None
         _check_fill(rec, per_unit, out)
         _check_name(label, rec["forms"], rec["mg_per_serving"], (rec["mg_per_day_min"], rec["mg_per_day_max"]), per_unit, out)
         if rec["ul_mg"] and rec["mg_per_day_max"] > rec["ul_mg"]:
-            out.flags.append(("above_ul", f"up to {rec['mg_per_day_max']:.0f} mg/day is above the UL for supplemental "
-                                          f"magnesium ({rec['ul_basis']})"))
-        unique_flags = list(dict.fromkeys(out.flags))
+            out.flags.append((Flag.ABOVE_UL, f"up to {rec['mg_per_day_max']:.0f} mg/day is above the UL for supplemental "
+                                             f"magnesium ({rec['ul_basis']})"))
+        unique_flags = list(dict.fromkeys((str(f), r) for f, r in out.flags))
         flags.extend({"source": rec["source"], "source_id": rec["source_id"], "version_id": rec["version_id"],
                       "flag": f, "reason": r} for f, r in unique_flags)
         rec["flags"] = list(dict.fromkeys(f for f, _ in unique_flags))
-    summary = pd.DataFrame.from_records(records, columns=SUMMARY_COLUMNS)
     return NormalizedBatch(
-        labels=_frame(label_recs, LABEL_COLUMNS),
-        ingredient_rows=_frame(row_recs, _KEY + ["row_id", "parent_id", "depth", "name", "category", "forms", "amount",
-                                                 "unit", "operator", "percent_dv", "dv_group", "section", "text"]),
-        magnesium_facts=_frame(facts, FACT_COLUMNS),
-        magnesium_labels=summary,
-        label_flags=_frame(flags, _KEY + ["flag", "reason"]),
-        quarantine=_frame(quarantine, _KEY + ["row_id", "raw_sha256", "row_text", "reason_code", "reason"]),
+        labels=_frame(label_recs, "labels"),
+        ingredient_rows=_frame(row_recs, "ingredient_rows"),
+        magnesium_facts=_frame(facts, "magnesium_facts"),
+        magnesium_labels=_frame(records, "magnesium_labels"),
+        label_flags=_frame(flags, "label_flags"),
+        quarantine=_frame(quarantine, "quarantine"),
     )
 
 
-def _per_day(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per-day range for every label at once: mg per serving x units a day / units per serving."""
-    if summary.empty:
-        return summary
-    per_unit = summary["mg_per_serving"] / summary["serving_quantity"]
-    summary["mg_per_day_min"] = per_unit * summary["units_min"] * summary["daily_servings_min"]
-    summary["mg_per_day_max"] = per_unit * summary["units_max"] * summary["daily_servings_max"]
-    return summary
+_SERVING_FIELDS = ("serving_quantity", "units_min", "units_max", "daily_servings_min", "daily_servings_max")
+
+
+def _column(records: list[dict], name: str) -> np.ndarray:
+    return np.array([r[name] for r in records], dtype="float64")
+
+
+def _invalid_servings(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Per label, the first serving field that cannot give a per-day dose ('' when all are fine)."""
+    why = np.full(len(cols["serving_quantity"]), "", dtype=object)
+    with np.errstate(invalid="ignore"):
+        for name in reversed(_SERVING_FIELDS):
+            values = cols[name]
+            limit = MAX_DAILY_SERVINGS if name.startswith("daily") else MAX_SERVING_UNITS
+            why[~np.isfinite(values) | (values <= 0) | (values > limit)] = name
+    return why
+
+
+def _per_day(records: list[dict]) -> list[dict]:
+    """Per-day range for every label at once: mg per serving x units a day / units per serving.
+
+    Labels whose serving cannot give a dose (0, negative, NaN, inf, absurd) get NaN per-day values,
+    dose_basis no_valid_serving and a quarantine row saying why (returned). No per-row try: the
+    checks are column-wise (numpy), so one bad label never stops the batch."""
+    if not records:
+        return []
+    cols = {name: _column(records, name) for name in (*_SERVING_FIELDS, "mg_per_serving")}
+    why = _invalid_servings(cols)
+    valid = why == ""
+    ssq = np.where(valid, cols["serving_quantity"], np.nan)
+    low = np.minimum(cols["units_min"], cols["units_max"])
+    high = np.maximum(cols["units_min"], cols["units_max"])
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        per_unit = cols["mg_per_serving"] / ssq
+        day_min = per_unit * low * np.minimum(cols["daily_servings_min"], cols["daily_servings_max"])
+        day_max = per_unit * high * np.maximum(cols["daily_servings_min"], cols["daily_servings_max"])
+    for i, rec in enumerate(records):
+        rec.update(per_unit=per_unit[i], mg_per_day_min=day_min[i], mg_per_day_max=day_max[i])
+    problems = []
+    for i in np.flatnonzero(~valid):
+        rec, field = records[i], str(why[i])
+        rec["dose_basis"] = str(DoseBasis.NO_VALID_SERVING)
+        limit = MAX_DAILY_SERVINGS if field.startswith("daily") else MAX_SERVING_UNITS
+        problems.append({"source": rec["source"], "source_id": rec["source_id"], "version_id": rec["version_id"],
+                         "row_id": "serving", "raw_sha256": rec["_label"].raw_sha256,
+                         "row_text": f"{rec['units_min']:g}-{rec['units_max']:g} {rec['serving_unit'] or ''}".strip(),
+                         "reason_code": str(Reason.INVALID_SERVING),
+                         "reason": f"{field} is {rec[field]:g}: no per-day dose (must be finite, > 0 and <= {limit:g})"})
+    return problems
 
 
 def _check_fill(rec: dict, per_unit: float | None, out: _Outcome) -> None:
@@ -236,5 +302,5 @@ def _check_fill(rec: dict, per_unit: float | None, out: _Outcome) -> None:
     needed = per_unit / fraction
     capacity = audit.capacity_mg(kind)
     if needed > capacity:
-        out.flags.append(("implausible_fill", f"{per_unit:.0f} mg Mg per {kind} needs at least {needed:.0f} mg of compound "
+        out.flags.append((Flag.IMPLAUSIBLE_FILL, f"{per_unit:.0f} mg Mg per {kind} needs at least {needed:.0f} mg of compound "
                                               f"as {basis} ({100 * fraction:.1f} % Mg); a {kind} holds about {capacity:.0f} mg"))

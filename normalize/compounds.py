@@ -77,7 +77,7 @@ def atomic_weights() -> dict[str, float]:
     return _table()["atomic_weights"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _molar_mass(formula: str, hydrate: int) -> float:
     weights = atomic_weights()
     counts = element_counts(formula)
@@ -89,7 +89,7 @@ def _molar_mass(formula: str, hydrate: int) -> float:
     return sum(weights[e] * n for e, n in counts.items())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mg_fraction(formula: str, hydrate: int) -> float:
     # via pint so the units are checked: (n Mg x g/mol) / (g/mol) must be dimensionless
     mw = Q_(_molar_mass(formula, hydrate), "g/mol")
@@ -145,6 +145,9 @@ def simplify(text: str) -> str:
     t = re.sub(r"\bbis\s+glycinate", "bisglycinate", t)
     t = re.sub(r"\bdi\s+glycinate", "diglycinate", t)
     t = re.sub(r"[^a-z0-9:() ]+", " ", t)
+    t = re.sub(r"\bmagnesium(?=[a-z])", "magnesium ", t)  # "magnesiumaspartate" (a real panel typo)
+    # plurals: "Calcium & Magnesium Citrates", "Epsom Salts", "Amino Acid Chelates"
+    t = re.sub(r"\b([a-z]+(?:ate|ide|ite)|salt)s\b", r"\1", t)
     return re.sub(r"\s+", " ", t).strip()
 
 

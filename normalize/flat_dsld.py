@@ -71,5 +71,6 @@ def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | No
         target_groups=tuple(doc.get("target_groups") or ()),
         servings_per_container=_float(serving.get("per_container")),
         daily_servings_known=False,
-        extra={"format": "ingredient-scanner"},
+        extra={"format": "ingredient-scanner",
+               "off_market": bool(doc["off_market"]) if isinstance(doc.get("off_market"), (bool, int)) else None},
     )

@@ -28,15 +28,11 @@ import pandas as pd
 
 from . import audit
 from .compounds import CompoundMatch
+from .flags import Flag, Reason
+from .limits import MAX_AMOUNT_MG, SLACK_HIGH, SLACK_LOW
 from .model import Label, LabelRow
 from .rowtext import read_row
 from .units import compound_to_elemental, to_milligrams
-
-# Glycinate whose declared Mg exceeds this share of the compound mass is a buffered blend or a
-# wrong label (reference §1.4: anhydrous glycinate is 14.10 % Mg).
-_CROSS_CHECK_SLACK_HIGH = 1.07
-# Commercial material runs below theory (bound water, purity; Magtein ~7.2 % vs 8.25 %).
-_CROSS_CHECK_SLACK_LOW = 0.80
 
 
 @dataclass
@@ -143,11 +139,14 @@ def _convert(candidates: Iterable[_Candidate]) -> None:
     if not cands:
         return
     amounts = np.array([c.row.amount if c.row.amount is not None else np.nan for c in cands], dtype="float64")
-    declared = np.isfinite(amounts) & (amounts != 0)
+    declared = ~np.isnan(amounts) & (amounts != 0)
     units = np.where(declared, np.array([c.row.unit for c in cands], dtype=object), "NP")
-    mg, codes, messages = to_milligrams(amounts, units)
-    for i in np.flatnonzero(declared & (amounts < 0)):
-        mg[i], codes[i], messages[i] = np.nan, "invalid_amount", f"negative amount: {amounts[i]:g}"
+    with np.errstate(invalid="ignore", over="ignore"):
+        mg, codes, messages = to_milligrams(np.where(np.isfinite(amounts), amounts, np.nan), units)
+        invalid = declared & (~np.isfinite(amounts) | (amounts < 0) | (np.nan_to_num(mg) > MAX_AMOUNT_MG))
+    for i in np.flatnonzero(invalid):
+        mg[i], codes[i], messages[i] = np.nan, Reason.INVALID_AMOUNT, \
+            f"amount {amounts[i]:g} {units[i]} is negative, infinite or above {MAX_AMOUNT_MG:g} mg"
     molar_mass = np.full(len(cands), np.nan)
     mg_atoms = np.zeros(len(cands))
     for i, c in enumerate(cands):
@@ -159,7 +158,7 @@ def _convert(candidates: Iterable[_Candidate]) -> None:
     convertible = ~np.isnan(molar_mass) & ~np.isnan(mg)
     if convertible.any():
         elemental = compound_to_elemental(mg[convertible], molar_mass[convertible], mg_atoms[convertible])
-        for i, value in zip(np.flatnonzero(convertible), elemental):
+        for i, value in zip(np.flatnonzero(convertible), elemental, strict=False):
             cands[i].converted_mg = float(value)
 
 
@@ -208,15 +207,15 @@ def _read_compound_row(c: _Candidate, groups: set[str], out: _Outcome) -> None:
 def _problem(c: _Candidate) -> tuple[str, str] | None:
     """Why this candidate cannot give a number, if it cannot."""
     if c.kind == "unknown":
-        return "unknown_compound", f"unknown compound: {c.row.name}"
+        return Reason.UNKNOWN_COMPOUND, f"unknown compound: {c.row.name}"
     if c.kind == "mixture":
-        return "mixture", f"mixture without a magnesium-only amount: {c.row.name}"
+        return Reason.MIXTURE, f"mixture without a magnesium-only amount: {c.row.name}"
     if c.kind == "compound":
         m = c.matches[0]
         if m.buffered:
-            return "buffered_blend", f"buffered blend, % Mg unknown without the supplier's figure: {c.row.name}"
+            return Reason.BUFFERED_BLEND, f"buffered blend, % Mg unknown without the supplier's figure: {c.row.name}"
         if not m.compound.defined:
-            return "undefined_formula", f"no defined formula ({m.compound.key}): {c.row.name}"
+            return Reason.UNDEFINED_FORMULA, f"no defined formula ({m.compound.key}): {c.row.name}"
     if c.unit_code:
         return c.unit_code, c.unit_message
     return None
@@ -235,7 +234,7 @@ def _cross_check(children: list[_Candidate], parent: _Candidate, out: _Outcome) 
     if audit.close(masses, declared, 0.02) and len(usable) > 1:
         verdict = f"consistent: the nested rows ({names}) give the magnesium from each source"
         role = "elemental_breakdown"
-    elif low * _CROSS_CHECK_SLACK_LOW <= declared <= high * _CROSS_CHECK_SLACK_HIGH:
+    elif low * SLACK_LOW <= declared <= high * SLACK_HIGH:
         verdict = f"consistent: {names} hold {low:.1f}-{high:.1f} mg Mg"
         role = "cross_check"
     else:
@@ -243,12 +242,12 @@ def _cross_check(children: list[_Candidate], parent: _Candidate, out: _Outcome) 
         verdict = f"declared {declared:g} mg Mg, but {names} hold {low:.1f}-{high:.1f} mg Mg"
         glycinate_only = all("glycinate" in c.matches[0].compound.key for c in usable)
         if audit.close(masses, declared, 0.05):
-            out.flags.append(("compound_as_elemental", f"the nested compound mass equals the magnesium amount: {verdict}"))
+            out.flags.append((Flag.COMPOUND_AS_ELEMENTAL, f"the nested compound mass equals the magnesium amount: {verdict}"))
         elif declared > high and glycinate_only:
-            out.flags.append(("buffered_blend", f"more magnesium than glycinate can hold, so it is buffered "
+            out.flags.append((Flag.BUFFERED_BLEND, f"more magnesium than glycinate can hold, so it is buffered "
                                                 f"(mixed with oxide) or wrong: {verdict}"))
         else:
-            out.flags.append(("cross_check_mismatch", verdict))
+            out.flags.append((Flag.CROSS_CHECK_MISMATCH, verdict))
     for c in usable:
         out.facts.append(_fact(c, role, c.converted_mg if role == "cross_check" else c.amount_mg, False,
                                f"nested row, not added: {verdict}"))
@@ -268,7 +267,7 @@ def _choose_totals(rows: list[_Candidate], out: _Outcome) -> list[_Candidate]:
     chosen = with_dv[0] if len(with_dv) == 1 else rows[0]
     # Never add them up: on real labels they are alternative servings (adult/child) or a compound
     # mass moved into the panel, so the sum would overstate the dose.
-    out.flags.append(("multiple_magnesium_rows", f"magnesium rows of {amounts}; counted {chosen.amount_mg:g} mg "
+    out.flags.append((Flag.MULTIPLE_MAGNESIUM_ROWS, f"magnesium rows of {amounts}; counted {chosen.amount_mg:g} mg "
                                                  f"({'the one with a %DV' if len(with_dv) == 1 else 'the first, the primary serving'})"))
     return [chosen]
 
@@ -282,14 +281,14 @@ def _nested_elemental(e: _Candidate, parts: list[_Candidate], groups: set[str], 
     pct = e.row.percent_dv
     if not audit.close(total, e.amount_mg, 0.02) and pct and audit.fitting_reference(total, pct, groups) \
             and not audit.fitting_reference(e.amount_mg, pct, groups):
-        out.flags.append(("compound_as_elemental", f"row {e.row.row_id} declares {e.amount_mg:g} mg magnesium, but its "
+        out.flags.append((Flag.COMPOUND_AS_ELEMENTAL, f"row {e.row.row_id} declares {e.amount_mg:g} mg magnesium, but its "
                                                    f"nested elemental rows give {total:g} mg and the {pct:g} % DV fits those"))
         out.facts.append(_fact(e, "compound_mass", np.nan, False, "magnesium row that is compound mass (see flags)"))
         for p in parts:
             out.facts.append(_fact(p, "declared_elemental", p.amount_mg, True, "declared elemental magnesium (nested row)"))
         return True
     if not audit.close(total, e.amount_mg, 0.02):
-        out.flags.append(("cross_check_mismatch", f"nested magnesium rows sum to {total:g} mg, the parent says {e.amount_mg:g} mg"))
+        out.flags.append((Flag.CROSS_CHECK_MISMATCH, f"nested magnesium rows sum to {total:g} mg, the parent says {e.amount_mg:g} mg"))
     for p in parts:
         out.facts.append(_fact(p, "elemental_breakdown", p.amount_mg, False, "nested magnesium row, part of the parent's total"))
     return False
@@ -307,7 +306,7 @@ def _interpret(label: Label, cands: list[_Candidate], groups: set[str]) -> _Outc
             out.forms.extend(m.compound.key for m in c.matches)
         for text, ms in sources:
             if any(m.buffered for m in ms) or "buffered" in text.lower():
-                out.flags.append(("buffered_blend", f"source named as buffered: {text}"))
+                out.flags.append((Flag.BUFFERED_BLEND, f"source named as buffered: {text}"))
     elemental = [c for c in cands if c.kind == "elemental" and not ancestor[c.row.row_id]]
     totals = _choose_totals(elemental, out)
     for e in elemental:
@@ -326,7 +325,7 @@ def _interpret(label: Label, cands: list[_Candidate], groups: set[str]) -> _Outc
             out.facts.append(_fact(ch, "converted_compound", ch.converted_mg, True,
                                    f"magnesium row declares no amount; nested compound converted: {_describe(ch.matches[0])}"))
         if not usable and not totals:
-            out.quarantine.append(_quarantine(e, e.unit_code or "not_declared", e.unit_message or "magnesium amount not declared"))
+            out.quarantine.append(_quarantine(e, e.unit_code or Reason.NOT_DECLARED, e.unit_message or "magnesium amount not declared"))
         for ch in children:
             if ch not in usable and ch.kind != "elemental" and _problem(ch) and ch.row.amount:
                 out.quarantine.append(_quarantine(ch, *_problem(ch)))

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .compounds import CompoundMatch, find_compounds, simplify
+from .limits import OTHER_MINERALS_RE
 
 # "(as ...)", "(from ...)", "(Form: as ...)", "(as: ...)"
 _SOURCE_NOTE = re.compile(r"\(\s*(?:form\s*:\s*)?(?:as|from|supplied as|provided as)\b:?\s*(.+?)\)\s*$", re.I | re.S)
 _ANY_PAREN = re.compile(r"\([^()]*\)")
 _SPLIT_SOURCES = re.compile(r"\s*(?:,|;|/|&|\band\b|\bplus\b)\s*", re.I)
+_MAGNESIUM_ONLY_NAMES = re.compile(r"\b(?:epsom|magtein)\b")
 _ELEMENTAL_NAMES = {"magnesium", "mg", "elemental magnesium", "magnesium elemental", "total magnesium", "magnesium total"}
-_OTHER_MINERALS = re.compile(r"\b(calcium|zinc|potassium|sodium|iron|manganese|copper|chromium|selenium|boron|cal|zma)\b")
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,41 @@ class RowReading:
     source_compounds: tuple[tuple[str, tuple[CompoundMatch, ...]], ...]  # per source text
 
 
+def _parts(note: str) -> tuple[str, ...]:
+    note = re.sub(r"[()]", ", ", note)  # nested notes: "Buffered (Glycinate and Oxide)"
+    return tuple(p for p in (p.strip(" .:") for p in _SPLIT_SOURCES.split(note)) if p)
+
+
 def split_sources(name: str) -> tuple[str, tuple[str, ...]]:
     """("Magnesium", ("Magnesium Oxide", "Magnesium Bisglycinate")) from the row name."""
     clean = re.sub(r"[†*‡]+", " ", name).strip()
+    head, paren, rest = clean.partition("(")
+    if paren and _is_elemental(head.strip()) and not _SOURCE_NOTE.search(clean):
+        # "Magnesium (Oxide)", "Magnesium (citrate, amino acid chelate)", truncated "Magnesium (fro Mag.
+        # Citrate,": an elemental row's note names its sources even without "as"/"from"
+        note = re.sub(r"\)\s*$", "", rest)
+        note = re.sub(r"^\s*(?:as|from|fro|a)\b\s*", "", note, flags=re.I)
+        parts = tuple(p for p in _parts(note) if not re.match(r"^\d", p))  # "(40 mg; S. cerevisiae)"
+        named = any(_source_compounds(p) for p in parts)  # "(plant source)" names no source
+        return re.sub(r"\s+", " ", head.strip()), parts if named else ()
     m = _SOURCE_NOTE.search(clean)
     if not m:
         return re.sub(r"\s+", " ", clean), ()
     base = clean[: m.start()].strip()
-    parts = [p.strip(" .") for p in _SPLIT_SOURCES.split(m.group(1)) if p.strip(" .")]
-    return re.sub(r"\s+", " ", base), tuple(parts)
+    return re.sub(r"\s+", " ", base), _parts(m.group(1))
+
+
+def _source_compounds(text: str) -> tuple[CompoundMatch, ...]:
+    """Compounds a source text names; none when it names another metal's salt ("manganese oxide")."""
+    simple = simplify(text)
+    if OTHER_MINERALS_RE.search(simple) and "magnes" not in simple and not re.search(r"\bmg\b", simple):
+        return ()
+    return find_compounds(text)
+
+
+def _names_magnesium(simple: str) -> bool:
+    # "Epsom salt" and "Magtein" name a magnesium compound without the word magnesium
+    return "magnes" in simple or bool(_MAGNESIUM_ONLY_NAMES.search(simple))
 
 
 def _is_elemental(base: str) -> bool:
@@ -51,20 +78,20 @@ def read_row(name: str, forms: tuple[str, ...] = ()) -> RowReading:
     """Classify one row by its name (and DSLD forms) without looking at the amount."""
     base, sources = split_sources(name)
     sources = tuple(dict.fromkeys(sources + tuple(forms)))
-    source_compounds = tuple((s, find_compounds(s)) for s in sources)
+    source_compounds = tuple((s, _source_compounds(s)) for s in sources)
     if _is_elemental(base):
         return RowReading("elemental", base, sources, (), source_compounds)
     simple = simplify(base)
-    if "magnes" not in simple and not any(c for _, c in source_compounds):
+    if not _names_magnesium(simple) and not any(c for _, c in source_compounds):
         # e.g. "Aquamin" under a non-magnesium parent, or unrelated rows
         return RowReading("none", base, sources, (), source_compounds)
     found = find_compounds(base)
     roles = {c.compound.role for c in found}
     if roles == {"excipient"}:
         return RowReading("excipient", base, sources, found, source_compounds)
-    if "magnes" not in simple:
+    if not _names_magnesium(simple):
         return RowReading("none", base, sources, found, source_compounds)
-    if _OTHER_MINERALS.search(simple):
+    if OTHER_MINERALS_RE.search(simple):
         # "Calcium Magnesium Citrate", "Zinc Magnesium Aspartate": no magnesium-only mass
         return RowReading("mixture", base, sources, found, source_compounds)
     if not found:

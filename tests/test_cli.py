@@ -37,9 +37,10 @@ def test_offline_run_builds_the_database_and_prints_the_report(env):
     con = duckdb.connect(str(db), read_only=True)
     daily = con.execute("SELECT source, source_id, mg_per_day_min, mg_per_day_max, range_status, above_ul "
                         "FROM magnesium_daily").fetchdf().set_index("source_id")
-    # the six magnesium labels of the replayed DSLD API, plus the 731 corpus products
+    # the six magnesium labels of the replayed DSLD API, plus the 12,410 corpus labels with a Magnesium
+    # panel row (the six ids are among them: the API label, read first, is kept)
     assert {"49495", "220884", "246811", "249664", "261967", "276336"} <= set(daily.index)
-    assert len(daily) == 6 + 731
+    assert len(daily) == 12410
     assert daily.loc["246811", ["mg_per_day_min", "mg_per_day_max"]].tolist() == [20.0, 60.0]
     assert daily.loc["246811", "range_status"] == "below"
     runs = con.execute("SELECT status FROM scrape_runs").fetchall()

@@ -1,7 +1,7 @@
 """Audit flags on real products from the bundled DSLD corpus (scrapers/bundled/dsld/SOURCES.md)."""
 import pytest
-
 from maglabels.normalize.batch import normalize_labels
+
 from tests.realdata import flat_label
 
 CASES = ["258164", "295238", "306006", "46448", "313576", "336618", "333556", "306748", "55106",

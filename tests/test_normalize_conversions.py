@@ -1,7 +1,6 @@
 """Compound table, pint conversions and row reading."""
 import numpy as np
 import pytest
-
 from maglabels.normalize.compounds import by_key, find_compounds
 from maglabels.normalize.rowtext import read_row, split_sources
 from maglabels.normalize.units import UnitProblem, compound_to_elemental, mass_unit, to_milligrams

@@ -1,7 +1,7 @@
 """The six real DSLD labels with magnesium, each checked against values derived by hand."""
 import pytest
-
 from maglabels.normalize.batch import normalize_labels
+
 from tests.realdata import MAGNESIUM_IDS, NO_MAGNESIUM_IDS, dsld_label
 
 # (id, mg per serving, mg/day min, mg/day max, forms, DV reference the printed %DV fits)

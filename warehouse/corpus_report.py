@@ -8,7 +8,7 @@ from importlib import resources
 
 import duckdb
 
-SECTIONS = ("coverage", "quarantine", "ranges", "flags")
+SECTIONS = ("coverage", "quarantine", "ranges", "dose_basis", "flags")
 
 
 def _sql(name: str) -> str:
@@ -21,7 +21,7 @@ def corpus_numbers(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
     for name in SECTIONS:
         cursor = con.execute(_sql(name))
         columns = [d[0] for d in cursor.description]
-        out[name] = [dict(zip(columns, row)) for row in cursor.fetchall()]
+        out[name] = [dict(zip(columns, row, strict=False)) for row in cursor.fetchall()]
     return out
 
 
@@ -38,18 +38,24 @@ def corpus_markdown(con: duckdb.DuckDBPyConnection) -> str:
     numbers = corpus_numbers(con)
     cov = numbers["coverage"][0]
     lines = [
-        f"Products with magnesium: **{cov['products']}**; with an elemental value: **{cov['with_elemental_value']}**; "
-        f"without (all their magnesium rows quarantined): **{cov['without_value']}**.",
+        f"Current labels with magnesium: **{cov['labels']}**; with an elemental value: "
+        f"**{cov['with_elemental_value']}**; without (all their magnesium rows quarantined): "
+        f"**{cov['without_value']}**. They are **{cov['products']}** products (label revisions grouped), "
+        f"**{cov['products_on_market']}** of them on the market.",
         "",
         "Quarantined rows by reason (current versions):",
         "",
         *_table(numbers["quarantine"]),
         "",
-        "Daily elemental magnesium against 200-400 mg/day:",
+        "Daily elemental magnesium against 200-400 mg/day (labels; on-market products):",
         "",
         *_table(numbers["ranges"]),
         "",
-        "Products per flag:",
+        "How the daily dose of the on-market products was derived (`dose_basis`):",
+        "",
+        *_table(numbers["dose_basis"]),
+        "",
+        "Labels per flag (kind from `flag_glossary`):",
         "",
         *_table(numbers["flags"]),
     ]

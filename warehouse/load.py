@@ -87,11 +87,12 @@ class _TableSpec:
 
 # Batch attribute == table name; insertion order as listed.
 CONTENT_TABLES: dict[str, _TableSpec] = {
-    "labels": _TableSpec(_VERSION_KEY, optional=("normalizer_version",)),
+    "labels": _TableSpec(_VERSION_KEY, optional=("normalizer_version", "product_key", "on_market")),  # 005, 007
     "ingredient_rows": _TableSpec(_VERSION_KEY + ("row_id",)),
     "magnesium_facts": _TableSpec(_VERSION_KEY + ("row_id", "compound")),
     "magnesium_labels": _TableSpec(
-        _VERSION_KEY, optional=("daily_servings_min", "daily_servings_max")
+        _VERSION_KEY, optional=("daily_servings_min", "daily_servings_max",
+                                "units_min", "units_max", "dose_basis")  # 005
     ),
     "label_flags": _TableSpec(_VERSION_KEY + ("flag", "reason")),
     "quarantine": _TableSpec(_VERSION_KEY + ("row_id", "raw_sha256", "reason_code")),

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import duckdb
 
+from ..normalize.flags import FLAG_INFO, LABEL_PROBLEM
+
 __all__ = ["range_report", "RANGE_STATUSES", "KNOWN_FLAGS"]
 
 RANGE_STATUSES = ("below", "within", "spans", "above", "unknown")
-KNOWN_FLAGS = (
-    "dv_mismatch",
-    "compound_as_elemental",
-    "name_claim_mismatch",
-    "implausible_fill",
-    "buffered_blend",
-    "above_ul",
-)
+# Label problems first, then assumptions: the one flag enumeration (normalize/flags.py, no logic)
+KNOWN_FLAGS = tuple(str(f) for f, (kind, _) in sorted(FLAG_INFO.items(), key=lambda item: item[1][0] != LABEL_PROBLEM))
 
 
 def _fmt_mg(v: float | None) -> str:

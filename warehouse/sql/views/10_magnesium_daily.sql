@@ -9,8 +9,16 @@
 --   'within'  200 <= min and max <= 400
 --   'spans'   both known and none of the above (the range straddles a band edge or covers it)
 --   'unknown' a bound needed for the decision is NULL
--- above_ul: mg_per_day_max > ul_mg (ul_mg NULL -> 350 mg, the US UL for supplemental Mg);
---   NULL when mg_per_day_max is unknown.
+--   With a dose range (serving range "1-4 capsules", daily servings "1-3") min and max are the
+--   label's two ends, so 'spans' means the label allows doses on both sides of a band edge.
+-- above_ul: mg_per_day_max > ul_mg (ul_mg NULL -> 350 mg, the US UL for supplemental Mg): the
+--   label ALLOWS a dose above the UL; NULL when mg_per_day_max is unknown. ul_status says more:
+--   'above' (even the lowest dose is above), 'may_exceed' (only the top of the range is), 'not_above'.
+-- dose_basis: declared / declared_range / assumed_one_serving_per_day /
+--   assumed_one_serving_per_day_serving_range / no_valid_serving (normalize.flags.DoseBasis);
+--   dose_assumed is true for the assumed_* ones (the daily dose is not the label's own statement),
+--   NULL when there is no dose (no_valid_serving) or no basis (older rows).
+-- product_key / on_market: see migration 005; products groups them.
 -- flags: union of magnesium_labels.flags and the label_flags rows of the version, sorted.
 -- Price: cost_per_day = price / days_per_container, where
 --   days_per_container = servings_per_container / daily_servings_max   (at the maximum dose), so
@@ -41,7 +49,9 @@ base AS (
         l.price, l.currency, l.servings_per_container,
         m.daily_servings_min, m.daily_servings_max,
         l.url, l.raw_sha256, l.version_id, l.entry_date, l.dosage_form,
-        cur.valid_from
+        cur.valid_from,
+        coalesce(l.product_key, l.source || ':' || l.source_id) AS product_key,
+        l.on_market, m.dose_basis, m.units_min, m.units_max
     FROM cur
     JOIN labels AS l USING (source, source_id, version_id)
     JOIN magnesium_labels AS m USING (source, source_id, version_id)
@@ -70,5 +80,13 @@ SELECT
     url, raw_sha256, version_id, entry_date, dosage_form,
     -- extra inputs, for checking the derived columns
     ul_mg, servings_per_container, daily_servings_min, daily_servings_max, cost_per_day,
-    valid_from
+    valid_from,
+    -- added by migration 005 (issue 10)
+    product_key, on_market, dose_basis,
+    CASE WHEN dose_basis = 'no_valid_serving' THEN NULL ELSE dose_basis LIKE 'assumed%' END AS dose_assumed,
+    CASE WHEN hi IS NULL THEN NULL
+         WHEN lo > ul_mg THEN 'above'
+         WHEN hi > ul_mg THEN 'may_exceed'
+         ELSE 'not_above' END AS ul_status,
+    units_min, units_max
 FROM priced

@@ -1,5 +1,8 @@
--- brand_comparison: per brand (as written on the label, across all sources) over the current
--- labels of magnesium_daily. Shares are over the products where the answer is known:
+-- brand_comparison: per brand (as written on the label, across all sources) over the PRODUCTS on
+-- the market (view products: one row per product, its current label; off-market products and
+-- older label revisions are not counted). labels = the on-market label versions behind them.
+-- share_dose_assumed = products whose daily dose is assumed (dose_basis assumed_*) / products
+-- with a known dose_basis. Shares are over the products where the answer is known:
 --   share_within   = products 'within' / products whose range_status is not 'unknown'
 --   share_above_ul = products above_ul / products with a known above_ul
 -- n_<flag>: products carrying that flag; n_above_ul counts the above_ul column or flag.
@@ -8,7 +11,8 @@
 CREATE OR REPLACE VIEW brand_comparison AS
 WITH d AS (
     SELECT *, coalesce(nullif(trim(brand), ''), '(no brand)') AS brand_key
-    FROM magnesium_daily
+    FROM products
+    WHERE on_market  -- products, not label revisions; on the market only (see products)
 ),
 flag_counts AS (
     SELECT brand_key, map_from_entries(list((flag, n) ORDER BY flag)) AS flag_counts
@@ -22,7 +26,9 @@ flag_counts AS (
 SELECT
     d.brand_key AS brand,
     count(*) AS products,
-    list_sort(list(DISTINCT d.source)) AS sources,
+    sum(d.labels_on_market) AS labels,
+    count_if(d.dose_assumed) / nullif(count(d.dose_assumed), 0) AS share_dose_assumed,
+    list_sort(list(DISTINCT d.current_source)) AS sources,
     median(d.mg_per_day_max) AS median_mg_per_day_max,
     min(d.mg_per_day_max) AS min_mg_per_day_max,
     max(d.mg_per_day_max) AS max_mg_per_day_max,

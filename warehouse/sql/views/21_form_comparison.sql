@@ -1,13 +1,15 @@
--- form_comparison: per magnesium form (compound) over the current labels of magnesium_daily.
+-- form_comparison: per magnesium form (compound) over the on-market PRODUCTS (view products).
 -- forms is unnested: a product with two forms counts once for each; products_single_form
 -- counts those where this is the only form. Products with no form are grouped under
--- '(unspecified)'. Shares and flag columns as in brand_comparison.
+-- '(unspecified)'. Shares (share_dose_assumed too) and flag columns
+-- as in brand_comparison.
 CREATE OR REPLACE VIEW form_comparison AS
 WITH d AS (
     SELECT *,
         CASE WHEN forms IS NULL OR len(forms) = 0 THEN ['(unspecified)']
              ELSE list_distinct(forms) END AS form_list
-    FROM magnesium_daily
+    FROM products
+    WHERE on_market  -- products, not label revisions; on the market only (see products)
 ),
 f AS (
     SELECT *, unnest(form_list) AS form FROM d
@@ -24,8 +26,10 @@ flag_counts AS (
 SELECT
     f.form,
     count(*) AS products,
+    sum(f.labels_on_market) AS labels,
+    count_if(f.dose_assumed) / nullif(count(f.dose_assumed), 0) AS share_dose_assumed,
     count_if(len(f.form_list) = 1) AS products_single_form,
-    list_sort(list(DISTINCT f.source)) AS sources,
+    list_sort(list(DISTINCT f.current_source)) AS sources,
     median(f.mg_per_day_max) AS median_mg_per_day_max,
     min(f.mg_per_day_max) AS min_mg_per_day_max,
     max(f.mg_per_day_max) AS max_mg_per_day_max,

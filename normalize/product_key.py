@@ -1,0 +1,39 @@
+"""Which label versions are one product: DSLD labelRelationships, else brand + UPC, else brand +
+normalised name. Computed per label (no look at other labels), so every batch agrees."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .model import Label
+
+
+def _norm(text: str | None) -> str:
+    folded = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
+    folded = re.sub(r"[®™©]|\b(?:inc|llc|ltd|co)\b\.?", " ", folded)
+    return re.sub(r"[^a-z0-9]+", " ", folded).strip()
+
+
+def _upc_digits(upc: str | None) -> str | None:
+    digits = re.sub(r"\D", "", upc or "")
+    # DSLD writes "0 33984 00039 1"; short or all-zero strings are not product codes
+    return digits if len(digits) >= 8 and set(digits) != {"0"} else None
+
+
+def product_key(label: Label) -> str:
+    """'dsld:<lowest related id>', 'upc:<brand>|<digits>' or 'name:<brand>|<name>'."""
+    related = label.extra.get("related_ids") or ()
+    if label.source == "dsld" and related:
+        ids = [int(i) for i in (label.source_id, *related) if str(i).isdigit()]
+        if ids:
+            return f"dsld:{min(ids)}"
+    upc = _upc_digits(label.upc)
+    if upc:
+        return f"upc:{_norm(label.brand)}|{upc}"
+    return f"name:{_norm(label.brand)}|{_norm(label.product_name) or label.source + ':' + label.source_id}"
+
+
+def on_market(label: Label) -> bool | None:
+    """From the source's off-market marker; None when the source does not say."""
+    off = label.extra.get("off_market")
+    return None if off is None else not bool(off)
