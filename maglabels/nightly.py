@@ -352,7 +352,10 @@ def _crawl_and_load(opts: NightlyOptions, db_path: str, archive: Archive, report
         if report.status != "rate_limited":
             _fetch(client, archive, opts, db_path, flusher, budget, report, progress_tty)
         report.counts["requests"] = client.requests_sent
-    corpus = pipeline.archive_flat_corpus(archive) if opts.with_corpus else []
+    corpus: list[ArchiveRecord] = []
+    if opts.with_corpus:
+        api_ids = {r.url.rsplit("/", 1)[-1] for r in archive.iter_records(source=SOURCE, kind="label")}
+        corpus = pipeline.archive_flat_corpus(archive, skip_ids=api_ids)
     _load(db_path, archive, report, corpus=corpus)
 
 

@@ -20,8 +20,9 @@ import gzip
 import hashlib
 import itertools
 import json
+import re
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -130,11 +131,19 @@ def flat_corpus_documents() -> Iterator[RawDocument]:
             yield RawDocument(f"bundled:scrapers/bundled/dsld/{FLAT_CORPUS}#line={number}", line.rstrip(b"\r\n"))
 
 
-def archive_flat_corpus(archive: Archive) -> list[ArchiveRecord]:
-    """Put each product of the bundled corpus in the archive (once) as a document."""
+_DSLD_ID = re.compile(rb'"dsld_id"\s*:\s*"?(\d+)')
+
+
+def archive_flat_corpus(archive: Archive, *, skip_ids: Collection[str] = ()) -> list[ArchiveRecord]:
+    """Put each product of the bundled corpus in the archive (once) as a document. ``skip_ids``:
+    DSLD ids whose full API label is archived: the flattened copy (first quantity only, no forms,
+    no daily servings) must never stand in for it, in any chunk of any run."""
     known = {r.url: r for r in archive.iter_records(kind=FLAT_KIND)}
     records: list[ArchiveRecord] = []
     for doc in flat_corpus_documents():
+        found = _DSLD_ID.search(doc.body[:200]) if skip_ids else None
+        if found and found.group(1).decode() in skip_ids:
+            continue
         existing = known.get(doc.url)
         if existing and existing.sha256 == hashlib.sha256(doc.body).hexdigest():
             records.append(existing)

@@ -213,9 +213,13 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
         row_recs.extend(_row_records(label, vid))
         groups = audit.label_groups(label)
         out = _interpret(label, cands, groups)
+        front_end = [(Flag(f["flag"]), f["reason"]) for f in label.extra.get("flags") or ()]
+        out.flags[:0] = front_end  # the front end's findings (page identity, serving) come first
         summary = _summarise(label, out, groups)
         if summary is not None:
             summaries.append({**key, **summary, "_label": label, "_out": out})
+        else:  # no magnesium: the front end's flags are still findings about the label
+            flags.extend({**key, "flag": str(f), "reason": r} for f, r in dict.fromkeys(front_end))
         facts.extend({**key, **f} for f in out.facts)
         quarantine.extend({**key, "raw_sha256": label.raw_sha256, **q} for q in out.quarantine)
         quarantine.extend(_label_problems(label, key))

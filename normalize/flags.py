@@ -26,6 +26,10 @@ class Flag(StrEnum):
     FORM_INFERRED = "form_inferred"
     DAILY_SERVINGS_ASSUMED = "daily_servings_assumed"
     SERVING_RANGE_ASSUMED = "serving_range_assumed"
+    # page front end (normalize/html): where a page's identity and serving come from
+    CANONICAL_OFFSITE = "canonical_offsite"
+    IDENTITY_FROM_PAGE = "identity_from_page"
+    SERVING_SIZE_ZERO = "serving_size_zero"
 
 
 FLAG_INFO: dict[Flag, tuple[str, str]] = {
@@ -54,6 +58,13 @@ FLAG_INFO: dict[Flag, tuple[str, str]] = {
     Flag.SERVING_RANGE_ASSUMED: (ASSUMPTION, "the serving is a range ('1-4 capsules') and the source does not say "
                                              "which end the amounts are for: read as for the smallest serving, so "
                                              "mg_per_day_max assumes the largest serving"),
+    Flag.CANONICAL_OFFSITE: (LABEL_PROBLEM, "the page names a product on another host as its canonical (or og:url) "
+                                            "link; it is ignored: the page is keyed to the host it was fetched from"),
+    Flag.IDENTITY_FROM_PAGE: (ASSUMPTION, "a saved page without the URL it was fetched from: its source and id are "
+                                          "taken from the page's own canonical link (or --url), which the page "
+                                          "itself asserts"),
+    Flag.SERVING_SIZE_ZERO: (LABEL_PROBLEM, "the page's serving size or daily servings read 0: no quantity to "
+                                            "scale by, so the amount is taken per serving as printed"),
 }
 
 

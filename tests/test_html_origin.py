@@ -63,7 +63,7 @@ def _archive_and_parse(tmp_path, pages: list[tuple[str, bytes]]):
     archive = Archive(tmp_path / "archive")
     records = [archive.put(url, 200, {"content-type": "text/html"}, body, source=url.split("/")[2], kind="page")
                for url, body in pages]
-    parsed = pipeline.parse_records(archive, records)
+    parsed, _ = pipeline.parse_records(archive, records)
     assert parsed.problems == []
     return records, parsed.labels
 
@@ -88,10 +88,14 @@ def test_forged_page_in_a_later_run_leaves_the_warehouse_row(tmp_path, real, for
             load_batch(con, normalize_labels(labels), run_id=run, documents_df=pipeline.documents_frame(records))
             finish_run(con, run, "ok", {}, None)
         rows = con.execute("SELECT source, source_id, mg_per_day_max FROM magnesium_daily ORDER BY source").fetchall()
+        flagged = con.execute("SELECT source, flag FROM label_flags WHERE flag = 'canonical_offsite'").fetchall()
+        daily_flags = con.execute("SELECT flags FROM magnesium_daily WHERE source = 'shop.example.net'").fetchone()[0]
     finally:
         con.close()
     assert [(s, d) for s, _, d in rows] == [("shop.example.net", 999), ("www.iherb.com", 105)]
     assert rows[1][1] == "104996"
+    assert flagged == [("shop.example.net", "canonical_offsite")]  # the finding reaches the warehouse
+    assert "canonical_offsite" in daily_flags
 
 
 def test_page_fetched_over_http_after_a_redirect_is_keyed_to_the_final_url(server, tmp_path, real):  # noqa: F811
@@ -103,7 +107,7 @@ def test_page_fetched_over_http_after_a_redirect_is_keyed_to_the_final_url(serve
     fast = dict(rate=RateSpec(per_second=1000, burst=100), timeouts=Timeouts(5.0, 5.0), sleep=SleepRecorder(),
                 retry=RetryPolicy(attempts=1, backoff_initial=0.001, backoff_max=0.01, jitter=0.0))
     result = scrape_pages(archive, urls=[server.url("/go")], progress=False, **fast)
-    parsed = pipeline.parse_records(archive, result.records)
+    parsed, _ = pipeline.parse_records(archive, result.records)
     (label,) = parsed.labels
     assert (label.source, label.url) == ("127.0.0.1", server.url("/p/multivitamin"))
     assert [f["flag"] for f in label.extra["flags"]] == [CANONICAL_OFFSITE]
@@ -139,7 +143,7 @@ def test_saved_page_whose_url_is_its_own_canonical_is_flagged(real):
 def test_pipeline_marks_archived_files_as_saved(tmp_path, real):
     archive = Archive(tmp_path / "archive")
     rec = archive.put(IHERB_URL, None, {"content-type": "text/html"}, real, source="www.iherb.com", kind="page")
-    (label,) = pipeline.parse_records(archive, [rec]).labels
+    (label,) = pipeline.parse_records(archive, [rec])[0].labels
     assert [f["flag"] for f in label.extra["flags"]] == [IDENTITY_FROM_PAGE]
 
 

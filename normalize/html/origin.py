@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .. import sites
+from ..flags import Flag
 
 # Flag names (to be listed in the flags enumeration; same (flag, reason) shape as label_flags).
-CANONICAL_OFFSITE = "canonical_offsite"
-IDENTITY_FROM_PAGE = "identity_from_page"
+CANONICAL_OFFSITE = Flag.CANONICAL_OFFSITE
+IDENTITY_FROM_PAGE = Flag.IDENTITY_FROM_PAGE
 
 
 def host_of(url: str | None) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser
 
 from .. import sites
+from ..flags import Flag
 from ..model import Label, LabelRow, ServingSize
 from ..product_identity import ProductIdentity, declared_canonical, extract_identity
 from .locate import PanelHit, locate_facts_panel
@@ -25,7 +26,7 @@ from .sections import HEADING_SEL, OTHER_HEAD_RE, SUGGESTED_RE, find_section, sp
 from .serving import ParsedServing, dosage_form_of, parse_daily_servings
 from .text import parser_input
 
-SERVING_SIZE_ZERO = "serving_size_zero"
+SERVING_SIZE_ZERO = Flag.SERVING_SIZE_ZERO
 
 _FACTS_IMAGE = 'img[alt*="supplement facts" i], img[alt*="nutrition facts" i], img[src*="supplement-facts" i]'
 
