@@ -11,6 +11,9 @@ SELECT * FROM (VALUES
     ('multiple_magnesium_rows', 'assumption', 'several magnesium rows; never added: the total, else the one with a %DV, else the first (the primary serving) was counted'),
     ('form_inferred', 'assumption', 'no form on the panel; the form is taken from the product name'),
     ('daily_servings_assumed', 'assumption', 'the source gives no daily servings (or the format dropped them): 1 serving a day is assumed (dose_basis assumed_*)'),
-    ('serving_range_assumed', 'assumption', 'the serving is a range (''1-4 capsules'') and the source does not say which end the amounts are for: read as for the smallest serving, so mg_per_day_max assumes the largest serving')
+    ('serving_range_assumed', 'assumption', 'the serving is a range (''1-4 capsules'') and the source does not say which end the amounts are for: read as for the smallest serving, so mg_per_day_max assumes the largest serving'),
+    ('canonical_offsite', 'label_problem', 'the page names a product on another host as its canonical (or og:url) link; it is ignored: the page is keyed to the host it was fetched from'),
+    ('identity_from_page', 'assumption', 'a saved page without the URL it was fetched from: its source and id are taken from the page''s own canonical link (or --url), which the page itself asserts'),
+    ('serving_size_zero', 'label_problem', 'the page''s serving size or daily servings read 0: no quantity to scale by, so the amount is taken per serving as printed')
 ) AS g(flag, kind, meaning)
 ORDER BY kind, flag;
