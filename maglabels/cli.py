@@ -117,13 +117,13 @@ def _load(con, command: str, documents, *, extra_counts: dict | None = None, req
         finish_run(con, run_id, "failed", {k: v for k, v in counts.items() if k == "errors"},
                    f"{type(exc).__name__}: {exc}")
         raise Failure(f"load failed, warehouse unchanged: {type(exc).__name__}: {exc}") from exc
-    for key in ("documents", "skipped", "labels", "facts", "magnesium_labels", "quarantined", "new_versions"):
+    for key in ("documents", "already_loaded", "labels", "facts", "magnesium_labels", "quarantined", "new_versions"):
         counts.setdefault(key, 0)
     lost = counts["errors"] = counts.get("errors", 0)
     finish_run(con, run_id, "partial" if lost else "ok", counts, f"{lost} documents lost" if lost else None)
     click.echo(f"loaded {counts['labels']} labels ({counts['new_versions']} new versions), "
                f"{counts['magnesium_labels']} with magnesium, {counts['quarantined']} quarantined rows "
-               f"from {counts['documents']} documents ({counts['skipped']} unchanged, skipped)"
+               f"from {counts['documents']} documents ({counts['already_loaded']} already loaded, skipped)"
                + (f"; {lost} documents lost" if lost else ""), err=True)
     return counts
 

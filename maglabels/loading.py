@@ -58,7 +58,7 @@ def load_documents(con, run_id: int, documents, counts: dict, *, archive=None) -
             for problem in chunk.problems:
                 log.warning("lost %s: %s", problem.url, problem.reason)
             problems += chunk.problems
-            for key, value in (("documents", chunk.documents), ("skipped", chunk.skipped),
+            for key, value in (("documents", chunk.documents), ("already_loaded", chunk.skipped),
                                ("labels", len(chunk.batch.labels)), ("facts", len(chunk.batch.magnesium_facts)),
                                ("magnesium_labels", len(chunk.batch.magnesium_labels)),
                                ("quarantined", len(chunk.batch.quarantine)), ("errors", len(chunk.problems))):

@@ -304,7 +304,7 @@ def _load(db_path: str, archive: Archive, report: RunReport, *, corpus: Iterable
         lost = len(report.errors) + len(report.problems) + len(problems)
         report.counts.update(documents=counts.get("documents", 0), labels=counts.get("labels", 0),
                              facts=counts.get("facts", 0), quarantined=counts.get("quarantined", 0),
-                             skipped=counts.get("skipped", 0), errors=lost,
+                             already_loaded=counts.get("already_loaded", 0), errors=lost,
                              new_versions=counts.get("new_versions", 0),
                              requests=report.counts.get("requests", 0), search_problems=len(report.problems))
         if report.status != "rate_limited":

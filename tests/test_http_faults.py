@@ -217,7 +217,9 @@ def test_all_good_is_ok_and_second_crawl_is_all_304(crawl):
         assert crawl.server.hits(path)[-1].headers["if-none-match"] == f'"{path[-1]}-v1"'
     assert archive.records(kind="page") == pages_before  # nothing new stored: no page record,
     assert _blobs(crawl.data / "archive") == blobs_before  # no body (robots.txt is re-checked each run)
-    assert crawl.last_run() == ("ok", {"errors": 0, "skipped": 0, "unchanged": 2})
+    status, counts = crawl.last_run()
+    assert status == "ok" and (counts["errors"], counts["skipped"], counts["unchanged"]) == (0, 0, 2)
+    assert counts["already_loaded"] == 2  # the 304s' archived pages are not parsed or loaded again
 
 
 def test_bad_http_setting_is_a_usage_error(crawl, monkeypatch):

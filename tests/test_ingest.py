@@ -79,7 +79,7 @@ def test_jsonl_gzip_and_array_shards_give_the_same_labels(env):
     for other in (gz, shard):
         result = ingest(other)
         assert result.exit_code == 0, result.output
-        assert "unchanged, skipped" in result.output
+        assert "already loaded, skipped" in result.output
     after = snapshot(env)
     for table in ("labels", "ingredient_rows", "magnesium_facts", "magnesium_labels", "label_flags", "quarantine"):
         assert after[table] == before[table], table  # same content in another format: nothing new
@@ -98,10 +98,10 @@ def test_reingest_unchanged_parses_nothing_until_the_normalizer_version_changes(
     result = ingest(FLAT)
     assert result.exit_code == 0, result.output
     assert calls == []  # not one document re-parsed
-    assert "(30 unchanged, skipped)" in result.output
+    assert "(30 already loaded, skipped)" in result.output
     after = snapshot(env)
     assert {t: after[t] for t in CONTENT if t != "label_versions"} == {t: before[t] for t in CONTENT if t != "label_versions"}
-    runs = query(env, "SELECT run_id, status, extra_counts->>'skipped' FROM scrape_runs ORDER BY run_id")
+    runs = query(env, "SELECT run_id, status, extra_counts->>'already_loaded' FROM scrape_runs ORDER BY run_id")
     assert [(r[1], r[2]) for r in runs] == [("ok", "0"), ("ok", "30")]
     # the skipped labels were seen by the second run
     assert query(env, "SELECT DISTINCT last_seen_run_id FROM label_versions") == [(runs[1][0],)]

@@ -39,8 +39,8 @@ READER = textwrap.dedent("""
     while time.monotonic() < deadline:
         done = __import__("os").path.exists(stop)
         con.begin()   # one snapshot for both queries
-        daily = con.execute("SELECT count(*) FROM magnesium_daily").fetchone()[0]
-        brands = con.execute("SELECT coalesce(sum(products), 0) FROM brand_comparison").fetchone()[0]
+        daily = con.execute("SELECT count(*) FROM magnesium_daily WHERE coalesce(on_market, true)").fetchone()[0]
+        brands = con.execute("SELECT coalesce(sum(labels), 0) FROM brand_comparison").fetchone()[0]  # on-market labels
         con.commit()
         seen.append((daily, brands))
         if done:

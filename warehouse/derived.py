@@ -35,6 +35,7 @@ DERIVED_SCHEMA = "derived"
 LIVE_MARKER = "-- derived: live"
 _VIEW_NAME_RE = re.compile(r"\bCREATE\s+OR\s+REPLACE\s+VIEW\s+([A-Za-z_][A-Za-z0-9_]*)\s+AS\b", re.IGNORECASE)
 _WIDE_INTS = ("HUGEINT", "UHUGEINT", "INT128", "UINT128")
+_COLUMN_COMMENT_RE = re.compile(r"(\bCOMMENT\s+ON\s+COLUMN\s+)([A-Za-z_][A-Za-z0-9_]*)\.", re.IGNORECASE)
 
 # connections (by id) inside a file write_session: refresh once at publish, not per load
 _DEFERRED: dict[int, bool] = {}
@@ -95,22 +96,40 @@ def _materialise(con: duckdb.DuckDBPyConnection, name: str, lake: bool) -> None:
         con.execute(f"COMMENT ON COLUMN {owner}.{_q(col)} IS {_lit(col_comment)}")
 
 
+def _comment_stored_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    """Comments given to the analyst views after they were stored (a comments file runs last) are
+    copied to their stored tables, so ``duckdb_columns()`` explains both."""
+    for name in names:
+        for col, _, comment in _columns(con, "main", name):
+            if comment:
+                con.execute(f"COMMENT ON COLUMN {DERIVED_SCHEMA}.{_q(name)}.{_q(col)} IS {_lit(comment)}")
+        if comment := _view_comment(con, name):
+            con.execute(f"COMMENT ON TABLE {DERIVED_SCHEMA}.{_q(name)} IS {_lit(comment)}")
+
+
 def refresh_in_transaction(con: duckdb.DuckDBPyConnection) -> float:
     """Re-run every view file and store its result; the caller holds the transaction. Seconds taken."""
     started = time.perf_counter()
     lake = is_lake_connection(con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {DERIVED_SCHEMA}")
+    stored: list[str] = []
     for file_name, sql in view_files():
         try:
+            if lake:  # DuckLake cannot comment view columns: the stored table carries them
+                sql = _COLUMN_COMMENT_RE.sub(
+                    lambda m: f"{m.group(1)}{DERIVED_SCHEMA}.{m.group(2)}." if m.group(2) in stored else m.group(0), sql)
             con.execute(sql)
             if LIVE_MARKER in sql:
                 continue
             for name in dict.fromkeys(_VIEW_NAME_RE.findall(sql)):
                 _materialise(con, name, lake)
+                stored.append(name)
         except duckdb.Error as exc:
             from .db import WarehouseError, _one_line
 
             raise WarehouseError(f"view file {file_name} failed: {_one_line(exc)}") from exc
+    if not lake:
+        _comment_stored_tables(con, stored)
     con.execute(f"CREATE TABLE IF NOT EXISTS {DERIVED_SCHEMA}.refresh_state "
                 "(views_checksum VARCHAR NOT NULL, refreshed_at TIMESTAMP NOT NULL, seconds DOUBLE)")
     con.execute(f"DELETE FROM {DERIVED_SCHEMA}.refresh_state")
