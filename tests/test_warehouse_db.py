@@ -13,7 +13,7 @@ from maglabels import warehouse
 from maglabels.warehouse import db
 from maglabels.warehouse.db import WarehouseError
 
-from tests.test_warehouse_data import con, db_path, snapshot, tables  # noqa: F401  (fixtures)
+from tests.warehouse_data import snapshot, tables
 
 EXPECTED_TABLES = {
     "scrape_runs", "raw_documents", "raw_fetches", "labels", "label_versions", "ingredient_rows",

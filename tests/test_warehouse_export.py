@@ -10,14 +10,7 @@ from maglabels import warehouse
 from maglabels.warehouse import derived
 from maglabels.warehouse.export import ANALYST_VIEWS
 
-from tests.test_warehouse_data import (  # noqa: F401  (fixtures)
-    con,
-    db_path,
-    label_246811,
-    load,
-    real_specs,
-    variant,
-)
+from tests.warehouse_data import label_246811, load, real_specs, variant
 
 
 @pytest.fixture

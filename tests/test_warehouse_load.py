@@ -9,11 +9,9 @@ import pytest
 from maglabels import warehouse
 from maglabels.warehouse import load as load_mod
 
-from tests.test_warehouse_data import (  # noqa: F401  (fixtures)
+from tests.warehouse_data import (
     Batch,
     archive_records,
-    con,
-    db_path,
     label_220884,
     label_246811,
     label_49495,

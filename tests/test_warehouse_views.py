@@ -4,17 +4,7 @@ import pytest
 
 from maglabels import warehouse
 
-from tests.test_warehouse_data import (  # noqa: F401  (fixtures)
-    con,
-    db_path,
-    label_220884,
-    label_246811,
-    label_49495,
-    load,
-    real_specs,
-    variant,
-    version_of,
-)
+from tests.warehouse_data import label_220884, label_246811, label_49495, load, real_specs, variant, version_of
 
 DAILY_COLUMNS = [
     "source", "source_id", "brand", "product_name", "forms", "mg_per_serving", "mg_per_day_min",
