@@ -29,7 +29,7 @@ def fmt(v):
         return "[" + ", ".join(fmt(x) for x in v) + "]"
     if isinstance(v, dict):
         if set(v) == {"key", "value"}:
-            v = dict(zip(v["key"], v["value"]))
+            v = dict(zip(v["key"], v["value"], strict=True))
         return "{" + ", ".join(f"{k}={fmt(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (dt.datetime, dt.date)):
         return str(v)

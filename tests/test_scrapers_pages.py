@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 from maglabels.scrapers.archive import Archive, ArchiveRecord
 from maglabels.scrapers.http import RateSpec, RetryPolicy, Timeouts

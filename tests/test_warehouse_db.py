@@ -8,11 +8,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from maglabels import warehouse
 from maglabels.warehouse import db
 from maglabels.warehouse.db import WarehouseError
 
+from maglabels import warehouse
 from tests.warehouse_data import snapshot, tables
 
 EXPECTED_TABLES = {
