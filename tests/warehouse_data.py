@@ -5,14 +5,19 @@ the warehouse never parses label JSON, and neither do these tests, except to has
 
 * 49495  Nature's Bounty "Your Life Multi Men's 50+": row 14 Magnesium 50 mg (as Magnesium
   Oxide) per 1 tablet, 1 tablet/day, 13 % DV (entry 2015-08-25, i.e. the old 400 mg DV),
-  90 tablets.
-* 246811 Sport Formula 99 "Multivitamin with BCAA + Essential Amino Acids Fruit Punch": row 20
-  Magnesium 20 mg (as Magnesium Oxide) per 5 g, 1-3 servings/day -> 20-60 mg/day, 5 % DV,
-  30 servings per container.
+  90 tablets (DSLD leaves servingsPerContainer empty).
+* 246811 Sport Formula 99 "Multivitamin with BCAA + Essential Amino Acids Fruit Punch": row 16
+  (label order 20) Magnesium 20 mg (as Magnesium Oxide) per 5 g, 1-3 servings/day -> 20-60 mg/day,
+  5 % DV, 30 servings per container; children 4+ among its groups, so the 110 mg UL.
 * 220884 Natural Factors VegiDay "Vegan Organic All in One Nutritional Shake French Vanilla":
-  row 25 Magnesium 50 mg (Magnesium Citrate) per 43 g scoop, 1/day, 12 % DV, 10 servings.
+  row 20 (label order 25) Magnesium 50 mg (Magnesium Citrate) per 43 g scoop, 1/day, 12 % DV,
+  10 servings.
 
-Prices are NOT on DSLD labels; where a test needs one it sets it explicitly.
+Column names come from the batch contract (maglabels.normalize.contract), and every value is what
+``normalize_labels`` writes for these labels (tests/test_warehouse_data.py checks that), except:
+the ingredient rows are a few of each label's and their ``text`` is shortened; ``with_test_additions``
+on 49495 (a dv_mismatch flag and a not_declared quarantine row, in the normaliser's wording) give
+the views something to count. Prices are NOT on DSLD labels; where a test needs one it sets it.
 This module also holds the shared warehouse fixtures (registered in tests/conftest.py) and helpers.
 """
 from __future__ import annotations
@@ -25,32 +30,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from maglabels.normalize import contract
+from maglabels.normalize.flags import DoseBasis, Flag, Reason
 
 from maglabels import warehouse
 
 BUNDLED = Path(__file__).resolve().parents[1] / "scrapers" / "bundled" / "dsld" / "labels"
 
-KEY = ["source", "source_id", "version_id"]
-FRAME_COLUMNS = {
-    "labels": KEY + [
-        "raw_sha256", "url", "brand", "product_name", "upc", "entry_date", "dosage_form",
-        "target_groups", "serving", "servings_per_container", "price", "currency",
-    ],
-    "ingredient_rows": KEY + [
-        "row_id", "parent_id", "depth", "name", "category", "forms", "amount", "unit",
-        "operator", "percent_dv", "dv_group", "section", "text",
-    ],
-    "magnesium_facts": KEY + [
-        "row_id", "role", "compound", "amount", "unit", "amount_mg", "mg_fraction",
-        "elemental_mg", "counted", "method",
-    ],
-    "magnesium_labels": KEY + [
-        "forms", "forms_inferred", "mg_per_serving", "mg_per_day_min", "mg_per_day_max",
-        "method", "dv_reference", "ul_mg", "flags", "daily_servings_min", "daily_servings_max",
-    ],
-    "label_flags": KEY + ["flag", "reason"],
-    "quarantine": KEY + ["row_id", "raw_sha256", "row_text", "reason_code", "reason"],
-}
+KEY = [name for name, _ in contract.KEY]
+FRAME_COLUMNS = {frame: contract.columns(frame) for frame in contract.FRAMES}
 
 
 def bundled_sha(dsld_id: int | str) -> str:
@@ -70,9 +58,32 @@ class Batch:
 
 
 ADULTS = "Adults and children 4 or more years of age"
+DECLARED = "declared elemental magnesium (Supplement Facts row)"  # normalize/magnesium.py's method text
+DV_420, DV_400 = "US DV 420 mg", "US DV 400 mg (pre-2016 labels)"  # normalize/reference/*.toml names
+UL_ADULT, UL_CHILD = (350.0, "adults and children 9+: 350 mg/day"), (110.0, "children 4-8 y: 110 mg/day")
+
+
+def with_test_additions(spec: dict) -> dict:
+    """Adds to 49495 a label flag and a quarantine row (the normaliser raises neither for this label),
+    worded as the normaliser words them, so the views have something to count."""
+    spec["summary"]["flags"] = [str(Flag.DV_MISMATCH)]
+    spec["flags"] = [
+        {"flag": str(Flag.DV_MISMATCH),
+         "reason": "row 14: printed 13 % DV does not fit 50.0 mg under any reference (12 % of US DV 420 mg)"},
+    ]
+    spec["quarantine"] = [
+        {"row_id": "other.2", "raw_sha256": spec["label"]["raw_sha256"], "row_text": "Magnesium",
+         "reason_code": str(Reason.NOT_DECLARED), "reason": "magnesium amount not declared"},
+    ]
+    return spec
 
 
 def label_49495() -> dict:
+    return with_test_additions(normalised_49495())
+
+
+def normalised_49495() -> dict:
+    """49495 exactly as the normaliser reads it (no flag, no quarantine row)."""
     sha = bundled_sha(49495)
     return {
         "label": {
@@ -80,8 +91,9 @@ def label_49495() -> dict:
             "url": "https://api.ods.od.nih.gov/dsld/v9/label/49495",
             "brand": "Nature's Bounty", "product_name": "Your Life Multi Men's 50+",
             "upc": "0 74312 27669 9", "entry_date": "2015-08-25", "dosage_form": "Tablet or Pill",
-            "target_groups": ["Seniors/Mature (>50 Years) - Men ONLY", "Dairy Free", "Sugar Free"],
-            "serving": "1 Tablet(s)", "servings_per_container": 90.0, "price": None, "currency": None,
+            "target_groups": [ADULTS, "Seniors/Mature (>50 Years) - Men ONLY", "Dairy Free", "Sugar Free"],
+            "serving": "1 Tablet(s)", "servings_per_container": None, "price": None, "currency": None,
+            "product_key": "dsld:4328", "on_market": True,
         },
         "rows": [
             {"row_id": "1", "parent_id": None, "depth": 0, "name": "Vitamin A", "category": "vitamin",
@@ -93,28 +105,23 @@ def label_49495() -> dict:
              "percent_dv": 13.0, "dv_group": ADULTS, "section": "active",
              "text": '{"name": "Magnesium", "notes": "Magnesium (Form: as Magnesium Oxide) ", "quantity": 50, "unit": "mg"}'},
             {"row_id": "other.1", "parent_id": None, "depth": 0, "name": "Vegetable Cellulose",
-             "category": None, "forms": [], "amount": None, "unit": None, "operator": None,
+             "category": "fiber", "forms": [], "amount": None, "unit": None, "operator": None,
              "percent_dv": None, "dv_group": None, "section": "other", "text": "Vegetable Cellulose"},
         ],
         "facts": [
-            {"row_id": "14", "role": "declared", "compound": "magnesium oxide", "amount": 50.0,
-             "unit": "mg", "amount_mg": 50.0, "mg_fraction": 0.6030, "elemental_mg": 50.0,
-             "counted": True, "method": "elemental_declared"},
+            {"row_id": "14", "role": "declared_elemental", "compound": None, "amount": 50.0,
+             "unit": "mg", "amount_mg": 50.0, "mg_fraction": 1.0, "elemental_mg": 50.0,
+             "counted": True, "method": DECLARED},
         ],
         "summary": {
             "forms": ["magnesium oxide"], "forms_inferred": False, "mg_per_serving": 50.0,
-            "mg_per_day_min": 50.0, "mg_per_day_max": 50.0, "method": "elemental_declared",
-            "dv_reference": "400 mg (pre-2016 DV)", "ul_mg": 350.0, "flags": ["dv_mismatch"],
-            "daily_servings_min": 1.0, "daily_servings_max": 1.0,
+            "mg_per_day_min": 50.0, "mg_per_day_max": 50.0, "serving_quantity": 1.0, "serving_unit": "Tablet(s)",
+            "daily_servings_min": 1.0, "daily_servings_max": 1.0, "method": DECLARED,
+            "dv_reference": DV_400, "ul_mg": UL_ADULT[0], "ul_basis": UL_ADULT[1], "flags": [],
+            "units_min": 1.0, "units_max": 1.0, "dose_basis": str(DoseBasis.DECLARED),
         },
-        "flags": [
-            {"flag": "dv_mismatch",
-             "reason": "50 mg is 12 % of the 420 mg DV; label says 13 % (old 400 mg DV)"},
-        ],
-        "quarantine": [
-            {"row_id": "other.2", "raw_sha256": sha, "row_text": "Contains <2% of:",
-             "reason_code": "not_an_ingredient", "reason": "header row without a name or amount"},
-        ],
+        "flags": [],
+        "quarantine": [],
     }
 
 
@@ -127,29 +134,31 @@ def label_246811() -> dict:
             "brand": "Sport Formula 99",
             "product_name": "Multivitamin with BCAA + Essential Amino Acids Fruit Punch",
             "upc": "1 89035 00014 5", "entry_date": "2021-04-22", "dosage_form": "Powder",
-            "target_groups": ["Children 4 or More Years of Age", "Vegan", "Vegetarian",
+            "target_groups": [ADULTS, "Children 4 or More Years of Age", "Vegan", "Vegetarian",
                               "Adult (18 - 50 Years)", "Gluten Free"],
             "serving": "5 Gram(s)", "servings_per_container": 30.0, "price": None, "currency": None,
+            "product_key": "upc:sport formula 99|189035000145", "on_market": True,
         },
         "rows": [
             {"row_id": "1", "parent_id": None, "depth": 0, "name": "Calories", "category": "other",
              "forms": [], "amount": 0.0, "unit": "Calorie(s)", "operator": "=", "percent_dv": None,
              "dv_group": None, "section": "active", "text": '{"name": "Calories", "quantity": 0}'},
-            {"row_id": "20", "parent_id": None, "depth": 0, "name": "Magnesium", "category": "mineral",
+            {"row_id": "16", "parent_id": None, "depth": 0, "name": "Magnesium", "category": "mineral",
              "forms": ["Magnesium Oxide"], "amount": 20.0, "unit": "mg", "operator": "=",
              "percent_dv": 5.0, "dv_group": ADULTS, "section": "active",
              "text": '{"name": "Magnesium", "quantity": 20, "unit": "mg", "servingSizeQuantity": 5}'},
         ],
         "facts": [
-            {"row_id": "20", "role": "declared", "compound": "magnesium oxide", "amount": 20.0,
-             "unit": "mg", "amount_mg": 20.0, "mg_fraction": 0.6030, "elemental_mg": 20.0,
-             "counted": True, "method": "elemental_declared"},
+            {"row_id": "16", "role": "declared_elemental", "compound": None, "amount": 20.0,
+             "unit": "mg", "amount_mg": 20.0, "mg_fraction": 1.0, "elemental_mg": 20.0,
+             "counted": True, "method": DECLARED},
         ],
         "summary": {
             "forms": ["magnesium oxide"], "forms_inferred": False, "mg_per_serving": 20.0,
-            "mg_per_day_min": 20.0, "mg_per_day_max": 60.0, "method": "elemental_declared",
-            "dv_reference": "420 mg", "ul_mg": 350.0, "flags": [],
-            "daily_servings_min": 1.0, "daily_servings_max": 3.0,
+            "mg_per_day_min": 20.0, "mg_per_day_max": 60.0, "serving_quantity": 5.0, "serving_unit": "Gram(s)",
+            "daily_servings_min": 1.0, "daily_servings_max": 3.0, "method": DECLARED,
+            "dv_reference": DV_420, "ul_mg": UL_CHILD[0], "ul_basis": UL_CHILD[1], "flags": [],
+            "units_min": 5.0, "units_max": 5.0, "dose_basis": str(DoseBasis.DECLARED_RANGE),
         },
         "flags": [],
         "quarantine": [],
@@ -165,26 +174,28 @@ def label_220884() -> dict:
             "brand": "Natural Factors VegiDay",
             "product_name": "Vegan Organic All in One Nutritional Shake French Vanilla",
             "upc": "0 68958 02969 6", "entry_date": "2020-05-22", "dosage_form": "Powder",
-            "target_groups": ["Vegan", "Vegetarian", "Adult (18 - 50 Years)", "Organic",
+            "target_groups": [ADULTS, "Vegan", "Vegetarian", "Adult (18 - 50 Years)", "Organic",
                               "Gluten Free", "Dairy Free"],
             "serving": "43 Gram(s)", "servings_per_container": 10.0, "price": None, "currency": None,
+            "product_key": "dsld:220527", "on_market": True,
         },
         "rows": [
-            {"row_id": "25", "parent_id": None, "depth": 0, "name": "Magnesium", "category": "mineral",
+            {"row_id": "20", "parent_id": None, "depth": 0, "name": "Magnesium", "category": "mineral",
              "forms": ["Magnesium Citrate"], "amount": 50.0, "unit": "mg", "operator": "=",
              "percent_dv": 12.0, "dv_group": ADULTS, "section": "active",
              "text": '{"name": "Magnesium", "quantity": 50, "unit": "mg", "servingSizeQuantity": 43}'},
         ],
         "facts": [
-            {"row_id": "25", "role": "declared", "compound": "magnesium citrate", "amount": 50.0,
-             "unit": "mg", "amount_mg": 50.0, "mg_fraction": 0.1616, "elemental_mg": 50.0,
-             "counted": True, "method": "elemental_declared"},
+            {"row_id": "20", "role": "declared_elemental", "compound": None, "amount": 50.0,
+             "unit": "mg", "amount_mg": 50.0, "mg_fraction": 1.0, "elemental_mg": 50.0,
+             "counted": True, "method": DECLARED},
         ],
         "summary": {
             "forms": ["magnesium citrate"], "forms_inferred": False, "mg_per_serving": 50.0,
-            "mg_per_day_min": 50.0, "mg_per_day_max": 50.0, "method": "elemental_declared",
-            "dv_reference": "420 mg", "ul_mg": 350.0, "flags": [],
-            "daily_servings_min": 1.0, "daily_servings_max": 1.0,
+            "mg_per_day_min": 50.0, "mg_per_day_max": 50.0, "serving_quantity": 43.0, "serving_unit": "Gram(s)",
+            "daily_servings_min": 1.0, "daily_servings_max": 1.0, "method": DECLARED,
+            "dv_reference": DV_420, "ul_mg": UL_ADULT[0], "ul_basis": UL_ADULT[1], "flags": [],
+            "units_min": 43.0, "units_max": 43.0, "dose_basis": str(DoseBasis.DECLARED),
         },
         "flags": [],
         "quarantine": [],
@@ -202,10 +213,11 @@ def version_of(spec: dict) -> str:
 
 
 def variant(spec: dict, *, source_id: str | None = None, **summary) -> dict:
-    """A copy of ``spec`` with a different source_id and/or magnesium summary values."""
+    """A copy of ``spec`` with a different source_id (another product, so its own product_key)
+    and/or magnesium summary values."""
     out = copy.deepcopy(spec)
     if source_id is not None:
-        out["label"]["source_id"] = source_id
+        out["label"].update(source_id=source_id, product_key=f"dsld:{source_id}")
     out["summary"].update(summary)
     return out
 
