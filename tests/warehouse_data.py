@@ -1,7 +1,7 @@
-"""Hand-built normalized batches for the warehouse tests (no normalizer needed).
+"""Hand-built normalized batches for the warehouse tests, in the shape of the batch contract.
 
 The values come from real NIH DSLD labels bundled in scrapers/bundled/dsld/labels/ (read by eye;
-the warehouse never parses label JSON, and neither do these tests, except to hash the files):
+the warehouse never parses label JSON, and this module does not either, except to hash the files):
 
 * 49495  Nature's Bounty "Your Life Multi Men's 50+": row 14 Magnesium 50 mg (as Magnesium
   Oxide) per 1 tablet, 1 tablet/day, 13 % DV (entry 2015-08-25, i.e. the old 400 mg DV),

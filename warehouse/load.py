@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..normalize import contract  # names and types only, no normaliser logic
 from . import derived
 from .db import utc_now
 from .lake import is_lake_connection
@@ -66,7 +67,8 @@ __all__ = [
 
 @runtime_checkable
 class BatchLike(Protocol):
-    """Anything shaped like ``normalize.magnesium.NormalizedBatch`` (pandas DataFrames)."""
+    """Anything shaped like ``normalize.magnesium.NormalizedBatch``: one pandas DataFrame per frame
+    of the batch contract (``normalize/contract.py``, which lists their columns and types)."""
 
     labels: pd.DataFrame
     ingredient_rows: pd.DataFrame
@@ -76,7 +78,7 @@ class BatchLike(Protocol):
     quarantine: pd.DataFrame
 
 
-_VERSION_KEY = ("source", "source_id", "version_id")
+_VERSION_KEY = tuple(name for name, _ in contract.KEY)  # ("source", "source_id", "version_id")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class _TableSpec:
 
 
 # Batch attribute == table name; insertion order as listed.
-CONTENT_TABLES: dict[str, _TableSpec] = {
+_TABLE_SPECS: dict[str, _TableSpec] = {
     "labels": _TableSpec(_VERSION_KEY, optional=("normalizer_version", "product_key", "on_market")),  # 005, 007
     "ingredient_rows": _TableSpec(_VERSION_KEY + ("row_id",)),
     "magnesium_facts": _TableSpec(_VERSION_KEY + ("row_id", "compound")),
@@ -97,6 +99,8 @@ CONTENT_TABLES: dict[str, _TableSpec] = {
     "label_flags": _TableSpec(_VERSION_KEY + ("flag", "reason")),
     "quarantine": _TableSpec(_VERSION_KEY + ("row_id", "raw_sha256", "reason_code")),
 }
+# One table per frame of the batch contract, in its order (a new frame without a spec fails here).
+CONTENT_TABLES: dict[str, _TableSpec] = {frame: _TABLE_SPECS[frame] for frame in contract.FRAMES}
 
 # documents_df (archive fetch records) -> raw_documents + raw_fetches
 _DOC_COLUMNS = {  # column -> DuckDB type
