@@ -199,13 +199,13 @@ def _tile(a: np.ndarray, n: int) -> np.ndarray:
 
 def loop_to_mg(amounts: np.ndarray, label_units: np.ndarray) -> np.ndarray:
     Q_ = units.Q_
-    return np.array([Q_(float(a), units.mass_unit(u)).to("mg").magnitude for a, u in zip(amounts, label_units)])
+    return np.array([Q_(float(a), units.mass_unit(u)).to("mg").magnitude for a, u in zip(amounts, label_units, strict=True)])
 
 
 def loop_compound_to_elemental(compound_mg: np.ndarray, molar_mass: np.ndarray, mg_atoms: np.ndarray) -> np.ndarray:
     Q_, mg_mw = units.Q_, units.MG_MOLAR_MASS
     out = np.empty(len(compound_mg))
-    for i, (m, mw, n) in enumerate(zip(compound_mg.tolist(), molar_mass.tolist(), mg_atoms.tolist())):
+    for i, (m, mw, n) in enumerate(zip(compound_mg.tolist(), molar_mass.tolist(), mg_atoms.tolist(), strict=True)):
         moles = Q_(m, "mg").to("mmol", "chemistry", mw=Q_(mw, "g/mol"))
         out[i] = (moles * n).to("mg", "chemistry", mw=mg_mw).magnitude
     return out

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import click
 
-from . import pipeline
-from . import loading
+from . import loading, pipeline
 from .warehouse import db as warehouse_db
 from .warehouse.load import finish_run, start_run
 from .warehouse.report import range_report

@@ -33,8 +33,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from . import pipeline
-from . import loading
+from . import loading, pipeline
 from .runlog import Progress
 from .scrapers import frontier
 from .scrapers.archive import Archive, ArchiveRecord

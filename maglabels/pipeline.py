@@ -20,8 +20,8 @@ import gzip
 import hashlib
 import itertools
 import json
-import re
 import logging
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources

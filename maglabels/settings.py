@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,39 +120,51 @@ class Settings:
                     return value
             return None
 
-        values: dict[str, Any] = {}
-        if data_dir := get("MAGLABELS_DATA_DIR"):
-            values["data_dir"] = Path(data_dir).expanduser()
-        if db := get("MAGLABELS_DB"):
-            values["db"] = db if db.startswith("ducklake:") else str(Path(db).expanduser())
+        values = {**_location_values(get), **_number_values(get)}
         values["dsld_api_key"] = get("MAGLABELS_DSLD_API_KEY", "DSLD_API_KEY")
-        if base := get("MAGLABELS_DSLD_BASE_URL"):
-            values["dsld_base_url"] = base.rstrip("/")
-        if rate := get("MAGLABELS_DSLD_REQUESTS_PER_HOUR"):
-            values["dsld_requests_per_hour"] = _positive_int("MAGLABELS_DSLD_REQUESTS_PER_HOUR", rate)
-        for name, env_name in (("dsld_refresh_days", "MAGLABELS_DSLD_REFRESH_DAYS"),
-                               ("dsld_full_discovery_days", "MAGLABELS_DSLD_FULL_DISCOVERY_DAYS"),
-                               ("dsld_page_size", "MAGLABELS_DSLD_PAGE_SIZE"),
-                               ("dsld_result_window", "MAGLABELS_DSLD_RESULT_WINDOW"),
-                               ("dsld_retry_attempts", "MAGLABELS_DSLD_RETRY_ATTEMPTS")):
-            if text := get(env_name):
-                values[name] = _positive_int(env_name, text)
-        if statuses := get("MAGLABELS_RETRY_STATUSES"):
-            values["retry_statuses"] = tuple(_positive_int("MAGLABELS_RETRY_STATUSES", s)
-                                             for s in statuses.split(",") if s.strip())
-        if timeout := get("MAGLABELS_LOCK_TIMEOUT"):
-            try:
-                values["lock_timeout"] = float(timeout)
-            except ValueError:
-                raise SettingsError(f"MAGLABELS_LOCK_TIMEOUT={timeout!r} is not a number of seconds") from None
-            if values["lock_timeout"] < 0:
-                raise SettingsError(f"MAGLABELS_LOCK_TIMEOUT={timeout!r} must not be negative")
-        if lake_data := get("MAGLABELS_LAKE_DATA_PATH"):
-            values["lake_data_path"] = str(Path(lake_data).expanduser())
-        for name, setting, kind in _HTTP_NUMBERS:
-            if text := get(name):
-                values[setting] = _positive_int(name, text) if kind == "int" else _positive_float(name, text)
         return cls(**values).with_options(**options)
+
+
+def _location_values(get: Callable[..., str | None]) -> dict[str, Any]:
+    """Paths, the database and the DSLD base URL from the environment."""
+    values: dict[str, Any] = {}
+    if data_dir := get("MAGLABELS_DATA_DIR"):
+        values["data_dir"] = Path(data_dir).expanduser()
+    if db := get("MAGLABELS_DB"):
+        values["db"] = db if db.startswith("ducklake:") else str(Path(db).expanduser())
+    if base := get("MAGLABELS_DSLD_BASE_URL"):
+        values["dsld_base_url"] = base.rstrip("/")
+    if lake_data := get("MAGLABELS_LAKE_DATA_PATH"):
+        values["lake_data_path"] = str(Path(lake_data).expanduser())
+    return values
+
+
+def _number_values(get: Callable[..., str | None]) -> dict[str, Any]:
+    """Counts, limits, retry statuses and timeouts from the environment, each checked."""
+    values: dict[str, Any] = {}
+    if rate := get("MAGLABELS_DSLD_REQUESTS_PER_HOUR"):
+        values["dsld_requests_per_hour"] = _positive_int("MAGLABELS_DSLD_REQUESTS_PER_HOUR", rate)
+    for name, env_name in (("dsld_refresh_days", "MAGLABELS_DSLD_REFRESH_DAYS"),
+                           ("dsld_full_discovery_days", "MAGLABELS_DSLD_FULL_DISCOVERY_DAYS"),
+                           ("dsld_page_size", "MAGLABELS_DSLD_PAGE_SIZE"),
+                           ("dsld_result_window", "MAGLABELS_DSLD_RESULT_WINDOW"),
+                           ("dsld_retry_attempts", "MAGLABELS_DSLD_RETRY_ATTEMPTS")):
+        if text := get(env_name):
+            values[name] = _positive_int(env_name, text)
+    if statuses := get("MAGLABELS_RETRY_STATUSES"):
+        values["retry_statuses"] = tuple(_positive_int("MAGLABELS_RETRY_STATUSES", s)
+                                         for s in statuses.split(",") if s.strip())
+    if timeout := get("MAGLABELS_LOCK_TIMEOUT"):
+        try:
+            values["lock_timeout"] = float(timeout)
+        except ValueError:
+            raise SettingsError(f"MAGLABELS_LOCK_TIMEOUT={timeout!r} is not a number of seconds") from None
+        if values["lock_timeout"] < 0:
+            raise SettingsError(f"MAGLABELS_LOCK_TIMEOUT={timeout!r} must not be negative")
+    for name, setting, kind in _HTTP_NUMBERS:
+        if text := get(name):
+            values[setting] = _positive_int(name, text) if kind == "int" else _positive_float(name, text)
+    return values
 
 
 def _positive_int(name: str, text: str) -> int:

@@ -286,7 +286,7 @@ def _per_day(records: list[dict]) -> list[dict]:
     for i, rec in enumerate(records):
         rec.update(per_unit=per_unit[i], mg_per_day_min=day_min[i], mg_per_day_max=day_max[i])
     problems = []
-    for i in np.flatnonzero(~valid):
+    for i in np.flatnonzero(~valid).tolist():
         rec, field = records[i], str(why[i])
         rec["dose_basis"] = str(DoseBasis.NO_VALID_SERVING)
         limit = MAX_DAILY_SERVINGS if field.startswith("daily") else MAX_SERVING_UNITS

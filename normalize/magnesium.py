@@ -144,7 +144,7 @@ def _convert(candidates: Iterable[_Candidate]) -> None:
     with np.errstate(invalid="ignore", over="ignore"):
         mg, codes, messages = to_milligrams(np.where(np.isfinite(amounts), amounts, np.nan), units)
         invalid = declared & (~np.isfinite(amounts) | (amounts < 0) | (np.nan_to_num(mg) > MAX_AMOUNT_MG))
-    for i in np.flatnonzero(invalid):
+    for i in np.flatnonzero(invalid).tolist():
         mg[i], codes[i], messages[i] = np.nan, Reason.INVALID_AMOUNT, \
             f"amount {amounts[i]:g} {units[i]} is negative, infinite or above {MAX_AMOUNT_MG:g} mg"
     molar_mass = np.full(len(cands), np.nan)
@@ -158,7 +158,7 @@ def _convert(candidates: Iterable[_Candidate]) -> None:
     convertible = ~np.isnan(molar_mass) & ~np.isnan(mg)
     if convertible.any():
         elemental = compound_to_elemental(mg[convertible], molar_mass[convertible], mg_atoms[convertible])
-        for i, value in zip(np.flatnonzero(convertible), elemental, strict=False):
+        for i, value in zip(np.flatnonzero(convertible).tolist(), elemental, strict=False):
             cands[i].converted_mg = float(value)
 
 
@@ -217,7 +217,7 @@ def _problem(c: _Candidate) -> tuple[str, str] | None:
         if not m.compound.defined:
             return Reason.UNDEFINED_FORMULA, f"no defined formula ({m.compound.key}): {c.row.name}"
     if c.unit_code:
-        return c.unit_code, c.unit_message
+        return c.unit_code, c.unit_message or c.unit_code  # set together in _convert
     return None
 
 
@@ -294,11 +294,8 @@ def _nested_elemental(e: _Candidate, parts: list[_Candidate], groups: set[str], 
     return False
 
 
-def _interpret(label: Label, cands: list[_Candidate], groups: set[str]) -> _Outcome:
-    out = _Outcome()
-    by_id = {c.row.row_id: c for c in cands}
-    rows = {r.row_id: r for r in label.rows}
-    ancestor = {c.row.row_id: _elemental_ancestor(c, by_id, rows) for c in cands}
+def _collect_forms(cands: list[_Candidate], out: _Outcome) -> None:
+    """The magnesium sources each row names (and the buffered-blend flag they may raise)."""
     for c in cands:
         sources = read_row(c.row.name, c.row.forms).source_compounds
         out.forms.extend(ms[0].compound.key if ms else text for text, ms in sources)
@@ -307,33 +304,29 @@ def _interpret(label: Label, cands: list[_Candidate], groups: set[str]) -> _Outc
         for text, ms in sources:
             if any(m.buffered for m in ms) or "buffered" in text.lower():
                 out.flags.append((Flag.BUFFERED_BLEND, f"source named as buffered: {text}"))
-    elemental = [c for c in cands if c.kind == "elemental" and not ancestor[c.row.row_id]]
-    totals = _choose_totals(elemental, out)
-    for e in elemental:
-        children = [c for c in cands if c is not e and ancestor[c.row.row_id] is e]
-        if e in totals:
-            if not _nested_elemental(e, [c for c in children if c.kind == "elemental"], groups, out):
-                out.facts.append(_fact(e, "declared_elemental", e.amount_mg, True,
-                                       "declared elemental magnesium (Supplement Facts row)"))
-            _cross_check([c for c in children if c.kind != "elemental"], e, out)
-            continue
-        if not np.isnan(e.amount_mg) and e.amount_mg > 0:
-            out.facts.append(_fact(e, "elemental_breakdown", e.amount_mg, False, "magnesium row, part of another row's total"))
-            continue
-        usable = [ch for ch in children if ch.kind == "compound" and not _problem(ch)]
-        for ch in usable:
-            out.facts.append(_fact(ch, "converted_compound", ch.converted_mg, True,
-                                   f"magnesium row declares no amount; nested compound converted: {_describe(ch.matches[0])}"))
-        if not usable and not totals:
-            out.quarantine.append(_quarantine(e, e.unit_code or Reason.NOT_DECLARED, e.unit_message or "magnesium amount not declared"))
-        for ch in children:
-            if ch not in usable and ch.kind != "elemental" and _problem(ch) and ch.row.amount:
-                out.quarantine.append(_quarantine(ch, *_problem(ch)))
-    orphans = [c for c in cands if c.kind != "elemental" and not ancestor[c.row.row_id]]
-    if totals:
-        # A label that declares elemental magnesium: compound rows elsewhere only cross-check it
-        # (flattened formats lose the nesting that would have said so).
-        _cross_check(orphans, totals[0], out)
+
+
+def _read_other_elemental(e: _Candidate, children: list[_Candidate], totals: list[_Candidate],
+                          out: _Outcome) -> None:
+    """An elemental row that is not the label's total: a breakdown, or a header over compound rows."""
+    if not np.isnan(e.amount_mg) and e.amount_mg > 0:
+        out.facts.append(_fact(e, "elemental_breakdown", e.amount_mg, False, "magnesium row, part of another row's total"))
+        return
+    usable = [ch for ch in children if ch.kind == "compound" and not _problem(ch)]
+    for ch in usable:
+        out.facts.append(_fact(ch, "converted_compound", ch.converted_mg, True,
+                               f"magnesium row declares no amount; nested compound converted: {_describe(ch.matches[0])}"))
+    if not usable and not totals:
+        out.quarantine.append(_quarantine(e, e.unit_code or Reason.NOT_DECLARED, e.unit_message or "magnesium amount not declared"))
+    for ch in children:
+        problem = _problem(ch)
+        if ch not in usable and ch.kind != "elemental" and problem and ch.row.amount:
+            out.quarantine.append(_quarantine(ch, *problem))
+
+
+def _read_orphans(orphans: list[_Candidate], elemental: list[_Candidate], totals: list[_Candidate],
+                  groups: set[str], out: _Outcome) -> None:
+    """Compound rows under no elemental row: quarantined, or read as compound mass if nothing else is."""
     for c in orphans:
         problem = _problem(c)
         if problem:
@@ -343,4 +336,29 @@ def _interpret(label: Label, cands: list[_Candidate], groups: set[str]) -> _Outc
                 out.quarantine.append(_quarantine(c, *problem))
         elif not totals:
             _read_compound_row(c, groups, out)
+
+
+def _interpret(label: Label, cands: list[_Candidate], groups: set[str]) -> _Outcome:
+    out = _Outcome()
+    by_id = {c.row.row_id: c for c in cands}
+    rows = {r.row_id: r for r in label.rows}
+    ancestor = {c.row.row_id: _elemental_ancestor(c, by_id, rows) for c in cands}
+    _collect_forms(cands, out)
+    elemental = [c for c in cands if c.kind == "elemental" and not ancestor[c.row.row_id]]
+    totals = _choose_totals(elemental, out)
+    for e in elemental:
+        children = [c for c in cands if c is not e and ancestor[c.row.row_id] is e]
+        if e in totals:
+            if not _nested_elemental(e, [c for c in children if c.kind == "elemental"], groups, out):
+                out.facts.append(_fact(e, "declared_elemental", e.amount_mg, True,
+                                       "declared elemental magnesium (Supplement Facts row)"))
+            _cross_check([c for c in children if c.kind != "elemental"], e, out)
+        else:
+            _read_other_elemental(e, children, totals, out)
+    orphans = [c for c in cands if c.kind != "elemental" and not ancestor[c.row.row_id]]
+    if totals:
+        # A label that declares elemental magnesium: compound rows elsewhere only cross-check it
+        # (flattened formats lose the nesting that would have said so).
+        _cross_check(orphans, totals[0], out)
+    _read_orphans(orphans, elemental, totals, groups, out)
     return out

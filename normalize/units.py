@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 import pint
 
-ureg = pint.UnitRegistry(cache_folder=None)
+ureg: pint.UnitRegistry = pint.UnitRegistry(cache_folder=None)
 # Label spellings pint does not know; "IU" stays undefined on purpose (it is not a mass).
 ureg.define("@alias microgram = mcg_ = µg_ = ug_")
 # A private registry: the process-wide application registry is left to whoever else uses pint.

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 from urllib.parse import urljoin
 
@@ -36,6 +36,7 @@ import httpx
 from protego import Protego
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
+from ..settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_RETRY_STATUSES, Settings
 from .ratelimit import (  # re-exported: callers configure rates through this module
     DSLD_RATE_NO_KEY,
     DSLD_RATE_WITH_KEY,
@@ -43,7 +44,6 @@ from .ratelimit import (  # re-exported: callers configure rates through this mo
     RateLimiter,
     RateSpec,
 )
-from ..settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_RETRY_STATUSES, Settings
 from .redact import install_log_scrubber, redact_url, scrub
 
 __all__ = [
@@ -183,7 +183,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 

@@ -1,4 +1,5 @@
-"""Shared test fixtures: where the bundled real data lives, a throw-away data dir, hypothesis profiles.
+"""Shared test fixtures: where the bundled real data lives, a throw-away data dir, hypothesis profiles,
+plus the local HTTP servers (tests/http_server.py) and the warehouse fixtures (tests/warehouse_data.py).
 
 Paths are plain constants too (``from tests.conftest import IHERB_PAGES``) because parametrised
 tests need them at collection time, before fixtures exist.
@@ -9,6 +10,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# Fixtures shared by several test modules live in non-test modules registered here (importing a
+# fixture into a test module would shadow it, and ruff rightly reports that as F811).
+pytest_plugins = ["tests.http_server", "tests.warehouse_data"]
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"

@@ -23,7 +23,7 @@ from maglabels.warehouse.load import finish_run, load_batch, start_run
 
 from maglabels import pipeline
 from tests.conftest import MULTI_PAGE
-from tests.http_server import Resp, SleepRecorder, server  # noqa: F401  (fixture)
+from tests.http_server import Resp, SleepRecorder
 
 IHERB_URL = ("https://www.iherb.com/pr/california-gold-nutrition-multivitamin-and-mineral-with-methyl-b12-vitamin-c-"
              "l-methylfolate-and-quercetin-two-a-day-60-veggie-capsules/104996")

@@ -21,7 +21,7 @@ from maglabels.scrapers.archive import INDEX_NAME, Archive
 
 from maglabels.cli import cli
 from tests.conftest import IHERB_PAGES
-from tests.http_server import Resp, other_server, server  # noqa: F401
+from tests.http_server import Resp
 
 PAGE_FILES = list(IHERB_PAGES.values())
 GOOD = {f"/good/{i}": gzip.decompress(p.read_bytes()) for i, p in enumerate(PAGE_FILES)}

@@ -13,8 +13,7 @@ from click.testing import CliRunner
 from maglabels.normalize import version as normalizer_version
 from maglabels.scrapers.replay import BUNDLED_LABELS
 
-from maglabels import loading
-from maglabels import pipeline
+from maglabels import loading, pipeline
 from maglabels.cli import cli
 
 FLAT = Path(__file__).parent / "fixtures" / "dsld_flat" / "products.jsonl"

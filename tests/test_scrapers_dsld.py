@@ -8,12 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from maglabels.scrapers.archive import Archive
 from maglabels.scrapers.dsld import DSLD_BASE, fetch_label, scrape_dsld
 from maglabels.scrapers.http import PoliteClient, RetryPolicy, Timeouts
 from maglabels.scrapers.replay import BUNDLED_LABELS, ReplayTransport, make_client
-from tests.http_server import Req, Resp, SleepRecorder, server  # noqa: F401
+
+from tests.http_server import Req, Resp, SleepRecorder
 
 MAGNESIUM_IDS = ["49495", "220884", "246811", "249664", "261967", "276336"]
 FAST = RetryPolicy(attempts=3, backoff_initial=0.001, backoff_max=0.01, jitter=0.0)

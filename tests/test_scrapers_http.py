@@ -23,7 +23,7 @@ from maglabels.scrapers.http import (
     parse_retry_after,
 )
 
-from tests.http_server import FakeClock, Resp, SleepRecorder, other_server, server  # noqa: F401
+from tests.http_server import FakeClock, Resp, SleepRecorder
 
 FAST_RETRY = RetryPolicy(attempts=3, backoff_initial=0.001, backoff_max=0.01, jitter=0.0, retry_after_cap=10.0)
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 from maglabels.scrapers.archive import Archive, ArchiveRecord
 from maglabels.scrapers.http import RateSpec, RetryPolicy, Timeouts
 from maglabels.scrapers.pages import make_pages_client, read_seed_file, scrape_pages, sitemap_urls
 
 from tests.conftest import IHERB_PAGES
-from tests.http_server import Resp, SleepRecorder, other_server, server  # noqa: F401
+from tests.http_server import Resp, SleepRecorder
 
 FAST = dict(
     rate=RateSpec(per_second=1000, burst=100),

@@ -1,310 +1,68 @@
-"""Hand-built normalized batches for the warehouse tests (no normalizer needed).
-
-The values come from real NIH DSLD labels bundled in scrapers/bundled/dsld/labels/ (read by eye;
-the warehouse never parses label JSON, and neither do these tests, except to hash the files):
-
-* 49495  Nature's Bounty "Your Life Multi Men's 50+": row 14 Magnesium 50 mg (as Magnesium
-  Oxide) per 1 tablet, 1 tablet/day, 13 % DV (entry 2015-08-25, i.e. the old 400 mg DV),
-  90 tablets.
-* 246811 Sport Formula 99 "Multivitamin with BCAA + Essential Amino Acids Fruit Punch": row 20
-  Magnesium 20 mg (as Magnesium Oxide) per 5 g, 1-3 servings/day -> 20-60 mg/day, 5 % DV,
-  30 servings per container.
-* 220884 Natural Factors VegiDay "Vegan Organic All in One Nutritional Shake French Vanilla":
-  row 25 Magnesium 50 mg (Magnesium Citrate) per 43 g scoop, 1/day, 12 % DV, 10 servings.
-
-Prices are NOT on DSLD labels; where a test needs one it sets it explicitly.
-This module also holds the shared fixtures/helpers (imported by the other test modules).
-"""
+"""The hand-built warehouse batches (tests/warehouse_data.py) are what the normaliser writes for
+the same real labels, column for column, so the warehouse tests load the values it really gets."""
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
-from dataclasses import dataclass
-from pathlib import Path
+import math
 
-import pandas as pd
+import numpy as np
 import pytest
+from maglabels.normalize import contract
+from maglabels.normalize.batch import normalize_labels
+from maglabels.normalize.dsld_label import parse_label
 
-from maglabels import warehouse
+from tests.realdata import dsld_doc
+from tests.warehouse_data import (
+    BUNDLED,
+    bundled_sha,
+    label_49495,
+    label_220884,
+    label_246811,
+    make_batch,
+    normalised_49495,
+)
 
-BUNDLED = Path(__file__).resolve().parents[1] / "scrapers" / "bundled" / "dsld" / "labels"
-
-KEY = ["source", "source_id", "version_id"]
-FRAME_COLUMNS = {
-    "labels": KEY + [
-        "raw_sha256", "url", "brand", "product_name", "upc", "entry_date", "dosage_form",
-        "target_groups", "serving", "servings_per_container", "price", "currency",
-    ],
-    "ingredient_rows": KEY + [
-        "row_id", "parent_id", "depth", "name", "category", "forms", "amount", "unit",
-        "operator", "percent_dv", "dv_group", "section", "text",
-    ],
-    "magnesium_facts": KEY + [
-        "row_id", "role", "compound", "amount", "unit", "amount_mg", "mg_fraction",
-        "elemental_mg", "counted", "method",
-    ],
-    "magnesium_labels": KEY + [
-        "forms", "forms_inferred", "mg_per_serving", "mg_per_day_min", "mg_per_day_max",
-        "method", "dv_reference", "ul_mg", "flags", "daily_servings_min", "daily_servings_max",
-    ],
-    "label_flags": KEY + ["flag", "reason"],
-    "quarantine": KEY + ["row_id", "raw_sha256", "row_text", "reason_code", "reason"],
-}
+# version_id hashes the parsed label (not the hand-built dict); the ingredient text is shortened by hand.
+NOT_COMPARED = {"version_id", "text"}
 
 
-def bundled_sha(dsld_id: int | str) -> str:
-    return hashlib.sha256((BUNDLED / f"{dsld_id}.json").read_bytes()).hexdigest()
+def _plain(value):
+    """NaN/None -> None, numpy scalars and arrays -> Python values, for comparing frame cells."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
 
 
-@dataclass
-class Batch:
-    """Stands in for normalize.magnesium.NormalizedBatch."""
-
-    labels: pd.DataFrame
-    ingredient_rows: pd.DataFrame
-    magnesium_facts: pd.DataFrame
-    magnesium_labels: pd.DataFrame
-    label_flags: pd.DataFrame
-    quarantine: pd.DataFrame
+def _rows(frame, columns):
+    return {(r["source_id"], r.get("row_id")): {c: _plain(r[c]) for c in columns}
+            for r in frame.to_dict("records")}
 
 
-ADULTS = "Adults and children 4 or more years of age"
+@pytest.mark.parametrize("spec", [normalised_49495, label_246811, label_220884], ids=lambda f: f.__name__)
+def test_hand_built_batch_is_what_the_normaliser_writes(spec):
+    spec = spec()
+    label_id = spec["label"]["source_id"]
+    assert (BUNDLED / f"{label_id}.json").exists() and spec["label"]["raw_sha256"] == bundled_sha(label_id)
+    hand = make_batch([spec])
+    real = normalize_labels([parse_label(dsld_doc(label_id), raw_sha256=bundled_sha(label_id),
+                                         url=spec["label"]["url"])])
+    for frame in contract.FRAMES:
+        got, want = getattr(hand, frame), getattr(real, frame)
+        assert list(got.columns) == contract.columns(frame)
+        columns = [c for c in contract.columns(frame) if c not in NOT_COMPARED]
+        got_rows, want_rows = _rows(got, columns), _rows(want, columns)
+        if frame == "ingredient_rows":  # a few of the label's rows, each as the normaliser has it
+            assert got_rows and set(got_rows) <= set(want_rows)
+            want_rows = {k: want_rows[k] for k in got_rows}
+        assert got_rows == want_rows, frame
 
 
-def label_49495() -> dict:
-    sha = bundled_sha(49495)
-    return {
-        "label": {
-            "source": "dsld", "source_id": "49495", "raw_sha256": sha,
-            "url": "https://api.ods.od.nih.gov/dsld/v9/label/49495",
-            "brand": "Nature's Bounty", "product_name": "Your Life Multi Men's 50+",
-            "upc": "0 74312 27669 9", "entry_date": "2015-08-25", "dosage_form": "Tablet or Pill",
-            "target_groups": ["Seniors/Mature (>50 Years) - Men ONLY", "Dairy Free", "Sugar Free"],
-            "serving": "1 Tablet(s)", "servings_per_container": 90.0, "price": None, "currency": None,
-        },
-        "rows": [
-            {"row_id": "1", "parent_id": None, "depth": 0, "name": "Vitamin A", "category": "vitamin",
-             "forms": ["Beta-Carotene", "Retinyl Acetate"], "amount": 2500.0, "unit": "IU",
-             "operator": "=", "percent_dv": 50.0, "dv_group": ADULTS, "section": "active",
-             "text": '{"name": "Vitamin A", "quantity": 2500, "unit": "IU"}'},
-            {"row_id": "14", "parent_id": None, "depth": 0, "name": "Magnesium", "category": "mineral",
-             "forms": ["Magnesium Oxide"], "amount": 50.0, "unit": "mg", "operator": "=",
-             "percent_dv": 13.0, "dv_group": ADULTS, "section": "active",
-             "text": '{"name": "Magnesium", "notes": "Magnesium (Form: as Magnesium Oxide) ", "quantity": 50, "unit": "mg"}'},
-            {"row_id": "other.1", "parent_id": None, "depth": 0, "name": "Vegetable Cellulose",
-             "category": None, "forms": [], "amount": None, "unit": None, "operator": None,
-             "percent_dv": None, "dv_group": None, "section": "other", "text": "Vegetable Cellulose"},
-        ],
-        "facts": [
-            {"row_id": "14", "role": "declared", "compound": "magnesium oxide", "amount": 50.0,
-             "unit": "mg", "amount_mg": 50.0, "mg_fraction": 0.6030, "elemental_mg": 50.0,
-             "counted": True, "method": "elemental_declared"},
-        ],
-        "summary": {
-            "forms": ["magnesium oxide"], "forms_inferred": False, "mg_per_serving": 50.0,
-            "mg_per_day_min": 50.0, "mg_per_day_max": 50.0, "method": "elemental_declared",
-            "dv_reference": "400 mg (pre-2016 DV)", "ul_mg": 350.0, "flags": ["dv_mismatch"],
-            "daily_servings_min": 1.0, "daily_servings_max": 1.0,
-        },
-        "flags": [
-            {"flag": "dv_mismatch",
-             "reason": "50 mg is 12 % of the 420 mg DV; label says 13 % (old 400 mg DV)"},
-        ],
-        "quarantine": [
-            {"row_id": "other.2", "raw_sha256": sha, "row_text": "Contains <2% of:",
-             "reason_code": "not_an_ingredient", "reason": "header row without a name or amount"},
-        ],
-    }
-
-
-def label_246811() -> dict:
-    sha = bundled_sha(246811)
-    return {
-        "label": {
-            "source": "dsld", "source_id": "246811", "raw_sha256": sha,
-            "url": "https://api.ods.od.nih.gov/dsld/v9/label/246811",
-            "brand": "Sport Formula 99",
-            "product_name": "Multivitamin with BCAA + Essential Amino Acids Fruit Punch",
-            "upc": "1 89035 00014 5", "entry_date": "2021-04-22", "dosage_form": "Powder",
-            "target_groups": ["Children 4 or More Years of Age", "Vegan", "Vegetarian",
-                              "Adult (18 - 50 Years)", "Gluten Free"],
-            "serving": "5 Gram(s)", "servings_per_container": 30.0, "price": None, "currency": None,
-        },
-        "rows": [
-            {"row_id": "1", "parent_id": None, "depth": 0, "name": "Calories", "category": "other",
-             "forms": [], "amount": 0.0, "unit": "Calorie(s)", "operator": "=", "percent_dv": None,
-             "dv_group": None, "section": "active", "text": '{"name": "Calories", "quantity": 0}'},
-            {"row_id": "20", "parent_id": None, "depth": 0, "name": "Magnesium", "category": "mineral",
-             "forms": ["Magnesium Oxide"], "amount": 20.0, "unit": "mg", "operator": "=",
-             "percent_dv": 5.0, "dv_group": ADULTS, "section": "active",
-             "text": '{"name": "Magnesium", "quantity": 20, "unit": "mg", "servingSizeQuantity": 5}'},
-        ],
-        "facts": [
-            {"row_id": "20", "role": "declared", "compound": "magnesium oxide", "amount": 20.0,
-             "unit": "mg", "amount_mg": 20.0, "mg_fraction": 0.6030, "elemental_mg": 20.0,
-             "counted": True, "method": "elemental_declared"},
-        ],
-        "summary": {
-            "forms": ["magnesium oxide"], "forms_inferred": False, "mg_per_serving": 20.0,
-            "mg_per_day_min": 20.0, "mg_per_day_max": 60.0, "method": "elemental_declared",
-            "dv_reference": "420 mg", "ul_mg": 350.0, "flags": [],
-            "daily_servings_min": 1.0, "daily_servings_max": 3.0,
-        },
-        "flags": [],
-        "quarantine": [],
-    }
-
-
-def label_220884() -> dict:
-    sha = bundled_sha(220884)
-    return {
-        "label": {
-            "source": "dsld", "source_id": "220884", "raw_sha256": sha,
-            "url": "https://api.ods.od.nih.gov/dsld/v9/label/220884",
-            "brand": "Natural Factors VegiDay",
-            "product_name": "Vegan Organic All in One Nutritional Shake French Vanilla",
-            "upc": "0 68958 02969 6", "entry_date": "2020-05-22", "dosage_form": "Powder",
-            "target_groups": ["Vegan", "Vegetarian", "Adult (18 - 50 Years)", "Organic",
-                              "Gluten Free", "Dairy Free"],
-            "serving": "43 Gram(s)", "servings_per_container": 10.0, "price": None, "currency": None,
-        },
-        "rows": [
-            {"row_id": "25", "parent_id": None, "depth": 0, "name": "Magnesium", "category": "mineral",
-             "forms": ["Magnesium Citrate"], "amount": 50.0, "unit": "mg", "operator": "=",
-             "percent_dv": 12.0, "dv_group": ADULTS, "section": "active",
-             "text": '{"name": "Magnesium", "quantity": 50, "unit": "mg", "servingSizeQuantity": 43}'},
-        ],
-        "facts": [
-            {"row_id": "25", "role": "declared", "compound": "magnesium citrate", "amount": 50.0,
-             "unit": "mg", "amount_mg": 50.0, "mg_fraction": 0.1616, "elemental_mg": 50.0,
-             "counted": True, "method": "elemental_declared"},
-        ],
-        "summary": {
-            "forms": ["magnesium citrate"], "forms_inferred": False, "mg_per_serving": 50.0,
-            "mg_per_day_min": 50.0, "mg_per_day_max": 50.0, "method": "elemental_declared",
-            "dv_reference": "420 mg", "ul_mg": 350.0, "flags": [],
-            "daily_servings_min": 1.0, "daily_servings_max": 1.0,
-        },
-        "flags": [],
-        "quarantine": [],
-    }
-
-
-def real_specs() -> list[dict]:
-    return [label_49495(), label_246811(), label_220884()]
-
-
-def version_of(spec: dict) -> str:
-    """A content hash, as the normalizer's version_id is."""
-    body = {k: v for k, v in spec.items() if k != "version_id"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def variant(spec: dict, *, source_id: str | None = None, **summary) -> dict:
-    """A copy of ``spec`` with a different source_id and/or magnesium summary values."""
-    out = copy.deepcopy(spec)
-    if source_id is not None:
-        out["label"]["source_id"] = source_id
-    out["summary"].update(summary)
-    return out
-
-
-def make_batch(specs: list[dict]) -> Batch:
-    rows: dict[str, list[dict]] = {name: [] for name in FRAME_COLUMNS}
-    for spec in specs:
-        key = {
-            "source": spec["label"]["source"],
-            "source_id": spec["label"]["source_id"],
-            "version_id": spec.get("version_id") or version_of(spec),
-        }
-        rows["labels"].append({**key, **spec["label"]})
-        rows["ingredient_rows"] += [{**key, **r} for r in spec["rows"]]
-        rows["magnesium_facts"] += [{**key, **r} for r in spec["facts"]]
-        if spec.get("summary") is not None:
-            rows["magnesium_labels"].append({**key, **spec["summary"]})
-        rows["label_flags"] += [{**key, **r} for r in spec["flags"]]
-        rows["quarantine"] += [{**key, **r} for r in spec["quarantine"]]
-    frames = {
-        name: pd.DataFrame(rows[name], columns=FRAME_COLUMNS[name]) for name in FRAME_COLUMNS
-    }
-    return Batch(**frames)
-
-
-def archive_records(specs: list[dict], fetched_at: str = "2026-01-05T10:00:00Z") -> pd.DataFrame:
-    """Archive index records for the bundled files behind ``specs``."""
-    recs = []
-    for spec in specs:
-        sid = spec["label"]["source_id"]
-        path = BUNDLED / f"{sid}.json"
-        recs.append({
-            "sha256": spec["label"]["raw_sha256"],
-            "url": spec["label"]["url"],
-            "status": 200,
-            "headers": json.dumps({"content-type": "application/json"}),
-            "fetched_at": fetched_at,
-            "source": "dsld",
-            "kind": "label",
-            "size": path.stat().st_size if path.exists() else 0,
-        })
-    return pd.DataFrame(recs)
-
-
-# ------------------------------------------------------------------------------------------
-# shared fixtures / helpers
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "nested" / "dir" / "maglabels.duckdb"
-
-
-@pytest.fixture
-def con(db_path: Path):
-    c = warehouse.connect(db_path)
-    yield c
-    c.close()
-
-
-def tables(c) -> list[str]:
-    return [
-        r[0]
-        for r in c.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary "
-            "ORDER BY table_name"
-        ).fetchall()
-    ]
-
-
-def snapshot(c, exclude: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
-    """Full contents of every table, rows sorted (for before/after comparisons)."""
-    out = {}
-    for t in tables(c):
-        if t in exclude:
-            continue
-        out[t] = sorted(c.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
-    return out
-
-
-def load(c, specs: list[dict], *, now: str, documents: bool = True, command: str = "test"):
-    """start_run + load_batch + finish_run, as the pipeline does."""
-    run_id = warehouse.start_run(c, command)
-    stats = warehouse.load_batch(
-        c,
-        make_batch(specs),
-        run_id=run_id,
-        documents_df=archive_records(specs) if documents else None,
-        now=pd.Timestamp(now).to_pydatetime(),
-    )
-    warehouse.finish_run(c, run_id, "ok", stats)
-    return run_id, stats
-
-
-def test_specs_are_the_real_labels():
-    # the bundled files exist and the hand-typed identities match their file names
-    for spec in real_specs():
-        assert (BUNDLED / f"{spec['label']['source_id']}.json").exists()
-        assert len(spec["label"]["raw_sha256"]) == 64
-    # 246811: 20 mg per 5 g, 1-3 servings a day
-    s = label_246811()["summary"]
-    assert (s["mg_per_day_min"], s["mg_per_day_max"]) == (20.0, 60.0)
+def test_test_additions_only_on_49495():
+    added = label_49495()
+    assert [f["flag"] for f in added["flags"]] == added["summary"]["flags"] == ["dv_mismatch"]
+    assert [q["reason_code"] for q in added["quarantine"]] == ["not_declared"]
+    assert normalised_49495()["flags"] == normalised_49495()["quarantine"] == []
+    assert all(not s()["flags"] and not s()["quarantine"] for s in (label_246811, label_220884))

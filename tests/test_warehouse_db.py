@@ -8,12 +8,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from maglabels import warehouse
 from maglabels.warehouse import db
 from maglabels.warehouse.db import WarehouseError
 
-from tests.test_warehouse_data import con, db_path, snapshot, tables  # noqa: F401  (fixtures)
+from maglabels import warehouse
+from tests.warehouse_data import snapshot, tables
 
 EXPECTED_TABLES = {
     "scrape_runs", "raw_documents", "raw_fetches", "labels", "label_versions", "ingredient_rows",

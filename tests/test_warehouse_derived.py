@@ -9,7 +9,7 @@ from maglabels.warehouse import db, derived
 from maglabels.warehouse.export import ANALYST_VIEWS, export_views
 
 from maglabels import warehouse
-from tests.test_warehouse_views import load, real_specs
+from tests.warehouse_data import load, real_specs
 
 
 @pytest.fixture()

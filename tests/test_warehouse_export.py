@@ -5,25 +5,19 @@ import csv
 import duckdb
 import pandas as pd
 import pytest
-
-from maglabels import warehouse
 from maglabels.warehouse import derived
 from maglabels.warehouse.export import ANALYST_VIEWS
 
-from tests.test_warehouse_data import (  # noqa: F401  (fixtures)
-    con,
-    db_path,
-    label_246811,
-    load,
-    real_specs,
-    variant,
-)
+from maglabels import warehouse
+from tests.warehouse_data import UL_ADULT, label_246811, load, real_specs, variant
 
 
 @pytest.fixture
 def filled(con):
     specs = real_specs()
-    other = variant(label_246811(), source_id="example-sku-1", mg_per_day_min=300.0, mg_per_day_max=300.0)
+    # a (hypothetical) adults' product: 246811's own UL is the children's 110 mg
+    other = variant(label_246811(), source_id="example-sku-1", mg_per_day_min=300.0, mg_per_day_max=300.0,
+                    ul_mg=UL_ADULT[0], ul_basis=UL_ADULT[1])
     other["label"]["source"] = "www.example-shop.test"
     load(con, specs + [other], now="2026-01-05")
     return con
@@ -94,14 +88,14 @@ def test_range_report(filled):
     lines = text.splitlines()
     names = {"below", "within", "spans", "above", "unknown"}
     status = {
-        l.split()[0]: int(l.split()[1])
-        for l in lines
-        if l.startswith("  ") and len(l.split()) >= 2 and l.split()[0] in names and l.split()[1].isdigit()
+        line.split()[0]: int(line.split()[1])
+        for line in lines
+        if line.startswith("  ") and len(line.split()) >= 2 and line.split()[0] in names and line.split()[1].isdigit()
     }
     assert status == {"below": 3, "within": 1, "spans": 0, "above": 0, "unknown": 0}
     assert "above the UL" in text and "0 of 4" in text
-    assert any(l.split()[:2] == ["dv_mismatch", "1"] for l in lines)
-    assert "not_an_ingredient" in text
+    assert any(line.split()[:2] == ["dv_mismatch", "1"] for line in lines)
+    assert "not_declared" in text
     top = text.split("Top 3 by maximum daily magnesium")[1]
     assert top.index("example-sku-1") < top.index("246811")
     assert "Sport Formula 99 - Multivitamin" in top

@@ -5,18 +5,17 @@ import datetime as dt
 import duckdb
 import pandas as pd
 import pytest
-
-from maglabels import warehouse
 from maglabels.warehouse import load as load_mod
 
-from tests.test_warehouse_data import (  # noqa: F401  (fixtures)
+from maglabels import warehouse
+from tests.warehouse_data import (
+    ADULTS,
+    DV_420,
     Batch,
     archive_records,
-    con,
-    db_path,
+    label_49495,
     label_220884,
     label_246811,
-    label_49495,
     load,
     make_batch,
     real_specs,
@@ -53,8 +52,8 @@ def test_first_load(con):
     row = con.execute(
         "SELECT target_groups, entry_date, servings_per_container FROM labels WHERE source_id = '49495'"
     ).fetchone()
-    assert row[0] == ["Seniors/Mature (>50 Years) - Men ONLY", "Dairy Free", "Sugar Free"]
-    assert row[1] == dt.date(2015, 8, 25) and row[2] == 90.0
+    assert row[0] == [ADULTS, "Seniors/Mature (>50 Years) - Men ONLY", "Dairy Free", "Sugar Free"]
+    assert row[1] == dt.date(2015, 8, 25) and row[2] is None  # DSLD leaves servingsPerContainer empty
     fetch = con.execute("SELECT fetched_at, headers->>'content-type' FROM raw_fetches LIMIT 1").fetchone()
     assert fetch == (dt.datetime(2026, 1, 5, 10, 0), "application/json")
 
@@ -114,7 +113,7 @@ def test_changed_version_closes_the_old_one(con):
     # reformulated: 25 mg per 5 g, as magnesium citrate
     v2 = label_246811()
     v2["rows"][1].update(amount=25.0, forms=["Magnesium Citrate"])
-    v2["facts"][0].update(amount=25.0, amount_mg=25.0, elemental_mg=25.0, compound="magnesium citrate")
+    v2["facts"][0].update(amount=25.0, amount_mg=25.0, elemental_mg=25.0)
     v2["summary"].update(mg_per_serving=25.0, mg_per_day_min=25.0, mg_per_day_max=75.0, forms=["magnesium citrate"])
     assert version_of(v1) != version_of(v2)
     run2, stats = load(con, [v2], now="2026-02-01 08:00:00")
@@ -174,7 +173,7 @@ def test_two_versions_of_one_label_in_a_batch(con):
     old = label_49495()
     new = label_49495()
     new["label"]["entry_date"] = "2019-01-01"
-    new["summary"]["dv_reference"] = "420 mg"
+    new["summary"]["dv_reference"] = DV_420
     run_id = warehouse.start_run(con, "two")
     stats = warehouse.load_batch(con, make_batch([new, old]), run_id=run_id)  # newer one first
     assert stats.labels == 2 and stats.superseded_in_batch == 1 and stats.new_versions == 1
@@ -348,6 +347,7 @@ def test_stats_of_chunks_add_up(con):
 def test_renormalising_unchanged_labels_replaces_their_derived_rows(con):
     # The same real labels normalised by "improved code": same version ids, different derived rows.
     from maglabels.normalize.batch import normalize_labels
+
     from tests.realdata import dsld_label
 
     batch = normalize_labels([dsld_label("49495"), dsld_label("246811")])

@@ -3,18 +3,7 @@ from __future__ import annotations
 import pytest
 
 from maglabels import warehouse
-
-from tests.test_warehouse_data import (  # noqa: F401  (fixtures)
-    con,
-    db_path,
-    label_220884,
-    label_246811,
-    label_49495,
-    load,
-    real_specs,
-    variant,
-    version_of,
-)
+from tests.warehouse_data import DV_420, label_49495, label_220884, label_246811, load, real_specs, variant, version_of
 
 DAILY_COLUMNS = [
     "source", "source_id", "brand", "product_name", "forms", "mg_per_serving", "mg_per_day_min",
@@ -28,7 +17,7 @@ def daily(c, source_id):
     cols = [d[0] for d in cur.description]
     rows = cur.fetchall()
     assert len(rows) == 1, rows
-    return dict(zip(cols, rows[0]))
+    return dict(zip(cols, rows[0], strict=True))
 
 
 def test_magnesium_daily_columns(con):
@@ -145,14 +134,15 @@ def _comparison_fixture(con):
                 forms=["magnesium oxide", "magnesium citrate"], flags=["buffered_blend"]),
         variant(label_49495(), source_id="49495-c", mg_per_day_min=500.0, mg_per_day_max=500.0, flags=[]),
     ]
-    specs[3]["label"].update(price=10.0, currency="USD")  # 90 servings, 1/day, 250 mg/day
+    # 90 tablets (DSLD leaves servingsPerContainer empty), 1/day, 250 mg/day, a (test) price
+    specs[3]["label"].update(price=10.0, currency="USD", servings_per_container=90.0)
     load(con, specs, now="2026-01-05")
 
 
 def test_brand_comparison(con):
     _comparison_fixture(con)
     cur = con.execute("SELECT * FROM brand_comparison WHERE brand = 'Nature''s Bounty'")
-    row = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+    row = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
     assert row["products"] == 3
     assert row["median_mg_per_day_max"] == 250.0
     assert (row["min_mg_per_day_max"], row["max_mg_per_day_max"]) == (50.0, 500.0)
@@ -184,14 +174,14 @@ def test_quarantine_summary(con):
     load(con, real_specs(), now="2026-01-05")
     assert con.execute(
         "SELECT reason_code, rows, current_rows, labels FROM quarantine_summary"
-    ).fetchall() == [("not_an_ingredient", 1, 1, 1)]
+    ).fetchall() == [("not_declared", 1, 1, 1)]
     # after a change the old version's quarantine row is no longer current
     v2 = label_49495()
-    v2["summary"]["dv_reference"] = "420 mg"
+    v2["summary"]["dv_reference"] = DV_420
     load(con, [v2], now="2026-01-06")
     assert con.execute(
         "SELECT reason_code, rows, current_rows FROM quarantine_summary"
-    ).fetchall() == [("not_an_ingredient", 2, 1)]
+    ).fetchall() == [("not_declared", 2, 1)]
 
 
 def test_views_survive_reconnect_and_read_only(db_path):

@@ -40,7 +40,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 import duckdb
@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..normalize import contract  # names and types only, no normaliser logic
 from . import derived
 from .db import utc_now
 from .lake import is_lake_connection
@@ -66,7 +67,8 @@ __all__ = [
 
 @runtime_checkable
 class BatchLike(Protocol):
-    """Anything shaped like ``normalize.magnesium.NormalizedBatch`` (pandas DataFrames)."""
+    """Anything shaped like ``normalize.magnesium.NormalizedBatch``: one pandas DataFrame per frame
+    of the batch contract (``normalize/contract.py``, which lists their columns and types)."""
 
     labels: pd.DataFrame
     ingredient_rows: pd.DataFrame
@@ -76,7 +78,7 @@ class BatchLike(Protocol):
     quarantine: pd.DataFrame
 
 
-_VERSION_KEY = ("source", "source_id", "version_id")
+_VERSION_KEY = tuple(name for name, _ in contract.KEY)  # ("source", "source_id", "version_id")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class _TableSpec:
 
 
 # Batch attribute == table name; insertion order as listed.
-CONTENT_TABLES: dict[str, _TableSpec] = {
+_TABLE_SPECS: dict[str, _TableSpec] = {
     "labels": _TableSpec(_VERSION_KEY, optional=("normalizer_version", "product_key", "on_market")),  # 005, 007
     "ingredient_rows": _TableSpec(_VERSION_KEY + ("row_id",)),
     "magnesium_facts": _TableSpec(_VERSION_KEY + ("row_id", "compound")),
@@ -97,6 +99,8 @@ CONTENT_TABLES: dict[str, _TableSpec] = {
     "label_flags": _TableSpec(_VERSION_KEY + ("flag", "reason")),
     "quarantine": _TableSpec(_VERSION_KEY + ("row_id", "raw_sha256", "reason_code")),
 }
+# One table per frame of the batch contract, in its order (a new frame without a spec fails here).
+CONTENT_TABLES: dict[str, _TableSpec] = {frame: _TABLE_SPECS[frame] for frame in contract.FRAMES}
 
 # documents_df (archive fetch records) -> raw_documents + raw_fetches
 _DOC_COLUMNS = {  # column -> DuckDB type
@@ -150,7 +154,7 @@ class LoadStats:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def __add__(self, other: "LoadStats") -> "LoadStats":
+    def __add__(self, other: LoadStats) -> LoadStats:
         """Totals of two loads of the same run (a run may load its batch in chunks)."""
         if not isinstance(other, LoadStats):
             return NotImplemented
@@ -177,7 +181,7 @@ def _naive_utc(now: datetime | None) -> datetime:
     if not isinstance(now, datetime):
         raise TypeError(f"now must be a datetime, not {type(now).__name__}")
     if now.tzinfo is not None:
-        now = now.astimezone(timezone.utc).replace(tzinfo=None)
+        now = now.astimezone(UTC).replace(tzinfo=None)
     return now
 
 
@@ -279,33 +283,43 @@ def _is_null_scalar(v: Any) -> bool:
     return False
 
 
+def _text_array(series: pd.Series, json_text: bool) -> pa.Array:
+    """VARCHAR/JSON column -> Arrow strings (dicts/lists serialised for JSON)."""
+    if json_text and series.dtype == object:
+        series = series.map(
+            lambda v: json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
+        )
+    try:
+        return pa.array(series, type=pa.string(), from_pandas=True)
+    except _ARROW_ERRORS:
+        # ids given as numbers ("source_id": 49495) are stored as text
+        coerced = series.map(lambda v: None if _is_null_scalar(v) else str(v))
+        return pa.array(coerced, type=pa.string(), from_pandas=True)
+
+
+def _string_list_array(series: pd.Series) -> pa.Array:
+    """VARCHAR[] column -> Arrow list of strings; a bare string is an error, not a list of letters."""
+    try:
+        return pa.array(series, type=pa.list_(pa.string()), from_pandas=True)
+    except _ARROW_ERRORS:
+        def as_list(v: Any) -> list[str | None] | None:
+            if isinstance(v, (str, bytes)):
+                raise TypeError(f"expected a list of strings, got the string {v!r}")
+            if not isinstance(v, (list, tuple, np.ndarray, pd.Series)) and _is_null_scalar(v):
+                return None
+            return [None if _is_null_scalar(x) else str(x) for x in v]
+
+        return pa.array(series.map(as_list), type=pa.list_(pa.string()), from_pandas=True)
+
+
 def _arrow_column(series: pd.Series, duck_type: str, where: str) -> pa.Array:
     """Convert one column to Arrow with the table's type (strict, with a few safe coercions)."""
     t = duck_type.upper()
     try:
         if t in ("VARCHAR", "JSON"):
-            if t == "JSON" and series.dtype == object:
-                series = series.map(
-                    lambda v: json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
-                )
-            try:
-                return pa.array(series, type=pa.string(), from_pandas=True)
-            except _ARROW_ERRORS:
-                # ids given as numbers ("source_id": 49495) are stored as text
-                coerced = series.map(lambda v: None if _is_null_scalar(v) else str(v))
-                return pa.array(coerced, type=pa.string(), from_pandas=True)
+            return _text_array(series, json_text=t == "JSON")
         if t == "VARCHAR[]":
-            try:
-                return pa.array(series, type=pa.list_(pa.string()), from_pandas=True)
-            except _ARROW_ERRORS:
-                def as_list(v: Any) -> list[str | None] | None:
-                    if isinstance(v, (str, bytes)):
-                        raise TypeError(f"expected a list of strings, got the string {v!r}")
-                    if not isinstance(v, (list, tuple, np.ndarray, pd.Series)) and _is_null_scalar(v):
-                        return None
-                    return [None if _is_null_scalar(x) else str(x) for x in v]
-
-                return pa.array(series.map(as_list), type=pa.list_(pa.string()), from_pandas=True)
+            return _string_list_array(series)
         if t in ("DOUBLE", "FLOAT", "REAL"):
             try:
                 return pa.array(series, type=pa.float64(), from_pandas=True)

@@ -1,6 +1,8 @@
 """Plain-text range report over ``magnesium_daily`` (for ``maglabels report``)."""
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 
 from ..normalize.flags import FLAG_INFO, LABEL_PROBLEM
@@ -33,13 +35,19 @@ def _clip(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The one row of an aggregate query (which always returns one)."""
+    row = con.execute(sql).fetchone()
+    if row is None:
+        raise RuntimeError(f"aggregate query returned no row: {sql}")
+    return row
+
+
 def range_report(con: duckdb.DuckDBPyConnection, top: int = 15) -> str:
     """Counts by range_status, above-UL count, flag counts, quarantine by reason, top doses."""
     lines: list[str] = []
-    total = con.execute("SELECT count(*) FROM magnesium_daily").fetchone()[0]
-    labels_total = con.execute(
-        "SELECT count(*) FROM label_versions WHERE valid_to IS NULL"
-    ).fetchone()[0]
+    total = _row(con, "SELECT count(*) FROM magnesium_daily")[0]
+    labels_total = _row(con, "SELECT count(*) FROM label_versions WHERE valid_to IS NULL")[0]
     lines.append("Magnesium range report")
     lines.append(
         f"current label versions: {labels_total}; with a magnesium summary: {total}"
@@ -53,9 +61,7 @@ def range_report(con: duckdb.DuckDBPyConnection, top: int = 15) -> str:
     for status in RANGE_STATUSES + tuple(sorted(set(by_status) - set(RANGE_STATUSES))):
         n = by_status.get(status, 0)
         lines.append(f"  {status:<8} {n:>6}  {_pct(n, total)}")
-    above, known = con.execute(
-        "SELECT coalesce(count_if(above_ul), 0), count(above_ul) FROM magnesium_daily"
-    ).fetchone()
+    above, known = _row(con, "SELECT coalesce(count_if(above_ul), 0), count(above_ul) FROM magnesium_daily")
     lines.append(
         f"above the UL (label ul_mg, else 350 mg/day): {above} of {known} with a known daily maximum"
     )
@@ -68,9 +74,7 @@ def range_report(con: duckdb.DuckDBPyConnection, top: int = 15) -> str:
         ).fetchall()
     )
     if "above_ul" not in flag_counts:
-        flag_counts["above_ul"] = con.execute(
-            "SELECT coalesce(count_if(above_ul), 0) FROM magnesium_daily"
-        ).fetchone()[0]
+        flag_counts["above_ul"] = _row(con, "SELECT coalesce(count_if(above_ul), 0) FROM magnesium_daily")[0]
     for flag in KNOWN_FLAGS + tuple(sorted(set(flag_counts) - set(KNOWN_FLAGS))):
         lines.append(f"  {flag:<24} {flag_counts.get(flag, 0):>6}")
     lines.append("")
