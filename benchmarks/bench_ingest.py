@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_ingest.py            # the shared 112,539-label corpus + 2 replicated sizes
     .venv/bin/python benchmarks/bench_ingest.py --limit 5000 --sizes 5000,10000   # a quick look
-    .venv/bin/python benchmarks/bench_ingest.py --per-chunk-commits --replicated-only --sizes 50000,200000
+    .venv/bin/python benchmarks/bench_ingest.py --one-transaction --replicated-only --sizes 50000,200000  # as on DuckLake
     .venv/bin/python benchmarks/bench_ingest.py --formats 10000   # archive formats (warcio optional)
 
 Phases (each ingest in a forked child, so its peak RSS is its own; the parent only times):

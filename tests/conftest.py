@@ -6,6 +6,7 @@ tests need them at collection time, before fixtures exist.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,14 @@ IHERB_PAGES = {p.parent.name: p for p in sorted(IHERB.glob("*/page.html.gz"))}
 MULTI_PAGE = IHERB / "104996-cgn-multivitamin-two-a-day" / "page.html.gz"
 BCOMPLEX_PAGE = IHERB / "108255-cgn-b-complex" / "page.html.gz"
 
-# Property tests set derandomize=True themselves (same cases every run, no example database);
-# CI runs them long with `pytest --hypothesis-profile=ci` (tests that fix max_examples keep it).
+# One hypothesis profile for every property test: 100 examples by default, 10,000 in CI
+# (MAGLABELS_HYPOTHESIS_PROFILE=ci, set by .ci/run). Derandomized with no example database, so a
+# run is repeatable; no deadline (the first example pays one-off TOML/pint set-up).
 settings.register_profile(
     "ci", max_examples=10_000, derandomize=True, deadline=None, database=None,
-    suppress_health_check=[HealthCheck.too_slow],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+settings.load_profile(os.environ.get("MAGLABELS_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ huge and zero numbers, zero serving sizes and "take 0" directions. Every example
 quarantines may yield a magnesium number.
 
 Deterministic: derandomized, no example database. Default 100 examples; CI runs
-``pytest --hypothesis-profile=ci`` (10,000, profile in tests/conftest.py).
+MAGLABELS_HYPOTHESIS_PROFILE=ci (10,000; the profile is in tests/conftest.py; .ci/run sets it).
 """
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """Property-based tests of the row reader, the conversions and parse -> normalise (hypothesis).
 
-Profiles: `dev` (default) and `ci` (>= 10,000 cases for the parse -> normalise property), chosen
-with MAGLABELS_HYPOTHESIS_PROFILE=ci (.ci/run sets it).
+Example counts come from the profile tests/conftest.py loads: 100, or 10,000 (>= 10,000 cases for the
+parse -> normalise property) with MAGLABELS_HYPOTHESIS_PROFILE=ci (.ci/run sets it).
 """
 import math
-import os
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -19,10 +18,8 @@ from maglabels.normalize.units import compound_to_elemental, to_milligrams
 # deadline=None everywhere: the first example pays one-off setup (TOML load, pint registry and
 # chemistry context, molar-mass caches) that on a loaded machine exceeds hypothesis' 200 ms
 # default; the re-run is fast, so hypothesis reported the test as Flaky. That was the flake.
-settings.register_profile("dev", deadline=None, max_examples=100)
-settings.register_profile("ci", deadline=None, max_examples=10_000,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-PROFILE = settings.get_profile(os.environ.get("MAGLABELS_HYPOTHESIS_PROFILE", "dev"))
+# the example count comes from the profile tests/conftest.py loads (100, or 10,000 in CI)
+PROFILE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 QUICK = settings(deadline=None)
 
 amounts = st.floats(min_value=0.001, max_value=1e6, allow_nan=False, allow_infinity=False)
