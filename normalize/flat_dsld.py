@@ -14,6 +14,9 @@ from .dsld_label import LabelFormatError, _float
 from .model import Label, LabelRow, ServingSize
 from .rowtext import read_row
 
+# one encoder for every row: json.dumps with arguments builds a new JSONEncoder per call (same output)
+_row_text = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
 
 def _is_magnesium(name: str) -> bool:
     return read_row(name).kind != "none"
@@ -33,7 +36,7 @@ def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | No
         rows.append(LabelRow(row_id=row_id, name=n.get("name") or "", category="nutrient",
                              amount=_float(n.get("quantity")), unit=n.get("unit"),
                              percent_dv=_float(n.get("percent_dv")), serving_order=1,
-                             text=json.dumps(n, ensure_ascii=False, sort_keys=True)))
+                             text=_row_text(n)))
     stack: list[tuple[int, str, str]] = []  # (depth, row_id, name) of open ancestors
     for i, ing in enumerate(doc.get("ingredients") or [], start=1):
         depth = int(ing.get("depth") or 0)
@@ -49,10 +52,10 @@ def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | No
                              category=ing.get("dsld_category"), amount=_float(ing.get("quantity")),
                              unit=ing.get("unit"), percent_dv=_float(ing.get("percent_dv")),
                              serving_order=1,
-                             text=json.dumps(ing, ensure_ascii=False, sort_keys=True)))
+                             text=_row_text(ing)))
         stack.append((depth, row_id, name))
     rows.extend(LabelRow(row_id=f"other.{i}", name=o.get("name") or "", category=o.get("dsld_category"),
-                         section="other", text=json.dumps(o, ensure_ascii=False, sort_keys=True))
+                         section="other", text=_row_text(o))
                 for i, o in enumerate(doc.get("other_ingredients") or [], start=1))
     return Label(
         source="dsld",
