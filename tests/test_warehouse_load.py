@@ -5,13 +5,13 @@ import datetime as dt
 import duckdb
 import pandas as pd
 import pytest
+from maglabels.normalize.magnesium import NormalizedBatch
 from maglabels.warehouse import load as load_mod
 
 from maglabels import warehouse
 from tests.warehouse_data import (
     ADULTS,
     DV_420,
-    Batch,
     archive_records,
     label_49495,
     label_220884,
@@ -331,7 +331,7 @@ def test_load_after_failure_works(loaded, monkeypatch):
 
 def test_batch_protocol():
     assert isinstance(make_batch(real_specs()), warehouse.BatchLike)
-    assert isinstance(make_batch(real_specs()), Batch)
+    assert isinstance(make_batch(real_specs()), NormalizedBatch)
 
 
 def test_stats_of_chunks_add_up(con):

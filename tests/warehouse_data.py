@@ -25,13 +25,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from maglabels.normalize import contract
 from maglabels.normalize.flags import DoseBasis, Flag, Reason
+from maglabels.normalize.magnesium import NormalizedBatch
 
 from maglabels import warehouse
 
@@ -43,18 +43,6 @@ FRAME_COLUMNS = {frame: contract.columns(frame) for frame in contract.FRAMES}
 
 def bundled_sha(dsld_id: int | str) -> str:
     return hashlib.sha256((BUNDLED / f"{dsld_id}.json").read_bytes()).hexdigest()
-
-
-@dataclass
-class Batch:
-    """Stands in for normalize.magnesium.NormalizedBatch."""
-
-    labels: pd.DataFrame
-    ingredient_rows: pd.DataFrame
-    magnesium_facts: pd.DataFrame
-    magnesium_labels: pd.DataFrame
-    label_flags: pd.DataFrame
-    quarantine: pd.DataFrame
 
 
 ADULTS = "Adults and children 4 or more years of age"
@@ -222,7 +210,7 @@ def variant(spec: dict, *, source_id: str | None = None, **summary) -> dict:
     return out
 
 
-def make_batch(specs: list[dict]) -> Batch:
+def make_batch(specs: list[dict]) -> NormalizedBatch:
     rows: dict[str, list[dict]] = {name: [] for name in FRAME_COLUMNS}
     for spec in specs:
         key = {
@@ -240,7 +228,7 @@ def make_batch(specs: list[dict]) -> Batch:
     frames = {
         name: pd.DataFrame(rows[name], columns=FRAME_COLUMNS[name]) for name in FRAME_COLUMNS
     }
-    return Batch(**frames)
+    return NormalizedBatch(**frames)
 
 
 def archive_records(specs: list[dict], fetched_at: str = "2026-01-05T10:00:00Z") -> pd.DataFrame:
