@@ -25,14 +25,16 @@ IHERB_PAGES = {p.parent.name: p for p in sorted(IHERB.glob("*/page.html.gz"))}
 MULTI_PAGE = IHERB / "104996-cgn-multivitamin-two-a-day" / "page.html.gz"
 BCOMPLEX_PAGE = IHERB / "108255-cgn-b-complex" / "page.html.gz"
 
-# One hypothesis profile for every property test: 100 examples by default, 10,000 in CI
-# (MAGLABELS_HYPOTHESIS_PROFILE=ci, set by .ci/run). Derandomized with no example database, so a
-# run is repeatable; no deadline (the first example pays one-off TOML/pint set-up).
-settings.register_profile(
-    "ci", max_examples=10_000, derandomize=True, deadline=None, database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.load_profile(os.environ.get("MAGLABELS_HYPOTHESIS_PROFILE", "default"))
+# Hypothesis profiles for every property test: "dev" 100 examples, "ci" 10,000 (CI=true, as CI
+# runs .ci/run; or MAGLABELS_HYPOTHESIS_PROFILE=ci). Both derandomized with no example database,
+# so every run tries the same cases (a property test cannot go red at random); no deadline (the
+# first example pays one-off TOML/pint set-up).
+_PROFILE = dict(derandomize=True, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("dev", max_examples=100, **_PROFILE)
+settings.register_profile("ci", max_examples=10_000, **_PROFILE)
+settings.load_profile(os.environ.get("MAGLABELS_HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI") == "true" else "dev"))
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ huge and zero numbers, zero serving sizes and "take 0" directions. Every example
 quarantines may yield a magnesium number.
 
 Deterministic: derandomized, no example database. Default 100 examples; CI runs
-MAGLABELS_HYPOTHESIS_PROFILE=ci (10,000; the profile is in tests/conftest.py; .ci/run sets it).
+CI=true or MAGLABELS_HYPOTHESIS_PROFILE=ci (10,000; the profile is in tests/conftest.py).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Property-based tests of the row reader, the conversions and parse -> normalise (hypothesis).
 
 Example counts come from the profile tests/conftest.py loads: 100, or 10,000 (>= 10,000 cases for the
-parse -> normalise property) with MAGLABELS_HYPOTHESIS_PROFILE=ci (.ci/run sets it).
+parse -> normalise property) with CI=true (as in CI) or MAGLABELS_HYPOTHESIS_PROFILE=ci.
 """
 import math
 
