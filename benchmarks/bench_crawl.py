@@ -43,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_PAGES = ROOT.parent.parent / "shared" / "realdata" / "pages"  # /work/shared when run from a worktree
+REAL_PAGES = ROOT.parent / "shared" / "realdata" / "pages"  # ../shared beside the checkout
 SCRAPY_ISSUE_FIGURE = 58.0  # pages/s, issue 13 (same 4 MB pages, loopback, 2-core machine)
 
 
@@ -51,10 +51,9 @@ SCRAPY_ISSUE_FIGURE = 58.0  # pages/s, issue 13 (same 4 MB pages, loopback, 2-co
 
 
 def load_real_pages() -> list[bytes]:
-    for root in (Path("/work/shared/realdata/pages"), REAL_PAGES):
-        pages = sorted(root.glob("*.html"))
-        if pages:
-            return [p.read_bytes() for p in pages]
+    pages = sorted(REAL_PAGES.glob("*.html"))
+    if pages:
+        return [p.read_bytes() for p in pages]
     return [gzip.decompress(p.read_bytes()) for p in sorted((ROOT / "tests/golden/www.iherb.com").glob("*/page.html.gz"))]
 
 

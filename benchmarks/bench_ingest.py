@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS_CANDIDATES = [ROOT.parent / "shared" / "realdata" / "dsld" / "derived" / "ingredient_scanner_products.jsonl.gz",
-                     Path("/work/shared/realdata/dsld/derived/ingredient_scanner_products.jsonl.gz")]
+CORPUS_CANDIDATES = [ROOT.parent / "shared" / "realdata" / "dsld" / "derived" / "ingredient_scanner_products.jsonl.gz"]
 FALLBACK = ROOT / "tests" / "fixtures" / "dsld_flat" / "products.jsonl"
 
 

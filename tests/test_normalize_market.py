@@ -14,7 +14,7 @@ from maglabels.normalize.flat_dsld import parse_flat_product
 
 from tests.realdata import FLAT_CORPUS
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "dsld" / "derived" / \
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "dsld" / "derived" / \
     "ingredient_scanner_products.jsonl.gz"
 # Panel units and their factor to mg, written out so the arithmetic is the test's own.
 TO_MG = {"mg": 1.0, "milligram(s)": 1.0, "g": 1000.0, "gram(s)": 1000.0, "mcg": 0.001, "microgram(s)": 0.001}
