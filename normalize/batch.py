@@ -40,8 +40,25 @@ def _compound_reading(amount_mg: float, percent: float, forms: list[str], groups
     return None
 
 
+def _gram_slip(fact: dict, percent: float, groups: set[str]) -> str | None:
+    """The DV that a row's %DV fits when its amount, given in grams, is read as milligrams."""
+    amount, amount_mg = fact.get("amount"), fact.get("amount_mg")
+    if not amount or amount_mg is None or np.isnan(amount_mg) or not np.isclose(amount_mg, amount * 1000):
+        return None
+    return audit.fitting_reference(fact["elemental_mg"] / 1000, percent, groups)
+
+
+def _read_grams_as_mg(row_id: str, fact: dict, percent: float, fits: str, out: _Outcome) -> None:
+    """DSLD has rows like "Magnesium 190 gm, 45 % DV" in one capsule: the %DV says milligrams."""
+    out.flags.append((Flag.GRAM_AS_MILLIGRAM,
+                      f"row {row_id} gives {fact['amount']:g} {fact['unit']} ({fact['elemental_mg']:g} mg Mg), but its "
+                      f"{percent:g} % DV fits {fact['elemental_mg'] / 1000:g} mg ({fits}): the unit is read as mg"))
+    fact.update(elemental_mg=fact["elemental_mg"] / 1000, amount_mg=fact["amount_mg"] / 1000,
+                method=f"{fact['method']}; unit read as mg: the %DV fits mg, not g")
+
+
 def _check_percent_dv(label: Label, out: _Outcome, forms: list[str], groups: set[str]) -> str | None:
-    """dv_mismatch / compound_as_elemental from each counted row's printed %DV."""
+    """dv_mismatch / compound_as_elemental / gram_as_milligram from each counted row's printed %DV."""
     rows = {r.row_id: r for r in label.rows}
     reference = None
     for fact in (f for f in out.facts if f["counted"]):
@@ -63,6 +80,11 @@ def _check_percent_dv(label: Label, out: _Outcome, forms: list[str], groups: set
             fact.update(role="converted_compound", elemental_mg=elemental, mg_fraction=compound.mg_fraction(hydrate),
                         method=f"declared as magnesium, but the %DV shows compound mass; converted via {compound.key}")
             reference = reference or fits
+            continue
+        slip = _gram_slip(fact, row.percent_dv, groups)
+        if slip:
+            _read_grams_as_mg(row.row_id, fact, row.percent_dv, slip, out)
+            reference = reference or slip
             continue
         pct = ", ".join(f"{100 * fact['elemental_mg'] / dv['mg']:.0f} % of {dv['name']}" for dv in audit.references()["daily_value"])
         out.flags.append((Flag.DV_MISMATCH, f"row {row.row_id}: printed {row.percent_dv:g} % DV does not fit "

@@ -17,6 +17,7 @@ class Flag(StrEnum):
 
     DV_MISMATCH = "dv_mismatch"
     COMPOUND_AS_ELEMENTAL = "compound_as_elemental"
+    GRAM_AS_MILLIGRAM = "gram_as_milligram"
     NAME_CLAIM_MISMATCH = "name_claim_mismatch"
     IMPLAUSIBLE_FILL = "implausible_fill"
     BUFFERED_BLEND = "buffered_blend"
@@ -39,6 +40,9 @@ FLAG_INFO: dict[Flag, tuple[str, str]] = {
     Flag.COMPOUND_AS_ELEMENTAL: (LABEL_PROBLEM, "a 'Magnesium' amount that is compound mass: its %DV fits the "
                                                 "converted amount (then that is reported), nested elemental rows "
                                                 "carry the %DV, or nested compound masses equal it"),
+    Flag.GRAM_AS_MILLIGRAM: (LABEL_PROBLEM, "a magnesium amount given in grams whose %DV fits the same number in "
+                                            "milligrams (e.g. '190 gm, 45 % DV' in one capsule): a data-entry slip; "
+                                            "the amount is read as mg"),
     Flag.NAME_CLAIM_MISMATCH: (LABEL_PROBLEM, "the mg in the product name matches neither the elemental amount per "
                                               "serving, per day nor per unit; the reason says if the compound "
                                               "reading (name = compound mass) fits"),

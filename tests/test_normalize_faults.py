@@ -92,3 +92,20 @@ def test_flat_corpus_off_market_and_upc_product_key():
     digits = "".join(ch for ch in doc["upc"] if ch.isdigit())
     assert batch.labels.product_key.iloc[0].endswith("|" + digits)
     assert batch.labels.on_market.iloc[0] == (not doc["off_market"])
+
+
+def test_grams_whose_percent_dv_fits_milligrams_are_read_as_milligrams():
+    # Real DSLD entry slips: "Magnesium 190 gm, 45 % DV" in one capsule (260048) and "408 Gram(s),
+    # 102 % DV" per scoop (231024). 45 % of 420 mg = 189 mg and 102 % of 400 mg = 408 mg: the %DV
+    # says milligrams; read as grams they were 190,000 and 408,000 mg a day.
+    # 230986 ("1.1 Gram(s), 262 % DV": 1,100 mg = 262 % of 420 mg) really is in grams: left alone.
+    batch = normalize_labels([flat_label("260048"), flat_label("231024"), flat_label("230986")])
+    daily = batch.magnesium_labels.set_index("source_id")
+    assert daily.loc["260048", "mg_per_serving"] == 190.0
+    assert daily.loc["231024", "mg_per_serving"] == 408.0
+    assert daily.loc["230986", "mg_per_serving"] == 1100.0
+    flagged = batch.label_flags[batch.label_flags.flag == "gram_as_milligram"]
+    assert sorted(flagged.source_id) == ["231024", "260048"]
+    assert "45 % DV fits 190 mg" in flagged.set_index("source_id").loc["260048", "reason"]
+    counted = batch.magnesium_facts[batch.magnesium_facts.counted].set_index("source_id")
+    assert "unit read as mg" in counted.loc["260048", "method"]

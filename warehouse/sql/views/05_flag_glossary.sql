@@ -3,6 +3,7 @@ CREATE OR REPLACE VIEW flag_glossary AS
 SELECT * FROM (VALUES
     ('dv_mismatch', 'label_problem', 'the printed %DV fits the magnesium amount under none of the Daily Values the label could use (US 420 mg, pre-2016 US 400 mg, EU NRV 375 mg, children 1-3 y 80 mg, infants 75 mg; tolerance 1 point or 2 %)'),
     ('compound_as_elemental', 'label_problem', 'a ''Magnesium'' amount that is compound mass: its %DV fits the converted amount (then that is reported), nested elemental rows carry the %DV, or nested compound masses equal it'),
+    ('gram_as_milligram', 'label_problem', 'a magnesium amount given in grams whose %DV fits the same number in milligrams (e.g. ''190 gm, 45 % DV'' in one capsule): a data-entry slip; the amount is read as mg'),
     ('name_claim_mismatch', 'label_problem', 'the mg in the product name matches neither the elemental amount per serving, per day nor per unit; the reason says if the compound reading (name = compound mass) fits'),
     ('implausible_fill', 'label_problem', 'the Mg per capsule/tablet/softgel/gummy, as the most Mg-dense named form (oxide if none), needs more powder than the unit holds'),
     ('buffered_blend', 'label_problem', 'glycinate with oxide, a source called buffered, or more Mg than glycinate can hold: the share of each source is not stated'),
