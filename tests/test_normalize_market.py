@@ -31,12 +31,13 @@ def _sample(path: Path, every: int) -> list[dict]:
 
 def _check_panel_amounts(docs: list[dict]) -> dict[str, int]:
     """Every label with one Magnesium row in a mass unit: mg_per_serving = quantity x factor, unless the
-    label's own %DV shows the amount is compound mass (flag compound_as_elemental, reason stored)."""
+    label's own %DV shows the amount is compound mass (flag compound_as_elemental) or grams that are
+    milligrams (flag gram_as_milligram: quantity read as mg); the reasons are stored."""
     batch = normalize_labels([parse_flat_product(d) for d in docs])
     summary = batch.magnesium_labels.set_index("source_id")
     flags = batch.label_flags.groupby("source_id")["flag"].apply(set).to_dict()
     quarantined = set(batch.quarantine.source_id)
-    seen = {"checked": 0, "compound_as_elemental": 0, "not_declared": 0}
+    seen = {"checked": 0, "compound_as_elemental": 0, "gram_as_milligram": 0, "not_declared": 0}
     for doc in docs:
         rows, sid = _magnesium_rows(doc), str(doc["dsld_id"])
         if len(rows) != 1:
@@ -46,6 +47,10 @@ def _check_panel_amounts(docs: list[dict]) -> dict[str, int]:
             got = summary.loc[sid, "mg_per_serving"]
             if "compound_as_elemental" in flags.get(sid, set()):
                 seen["compound_as_elemental"] += 1
+                continue
+            if "gram_as_milligram" in flags.get(sid, set()):  # the %DV shows the grams are milligrams
+                assert TO_MG[unit] == 1000 and got == pytest.approx(quantity, rel=1e-9), (sid, quantity, unit)
+                seen["gram_as_milligram"] += 1
                 continue
             assert got == pytest.approx(quantity * TO_MG[unit], rel=1e-9), (sid, quantity, unit)
             seen["checked"] += 1
