@@ -94,25 +94,17 @@ def _connect_readonly(db_path: Path | None):
 def _load(con, command: str, documents, *, extra_counts: dict | None = None, require_documents: bool = False) -> dict:
     """Normalise documents (archive records or files' documents) and load them, streamed in chunks
     (committed one by one on a write session's copy, which is published only on success; in one
-    transaction on DuckLake), so a failed run leaves the warehouse as it was; record the run either way. ``require_documents``: fail (warehouse
-    unchanged) when not one document could be read."""
+    transaction on DuckLake), so a failed run leaves the warehouse as it was; record the run either way.
+    ``require_documents``: fail (warehouse unchanged) when not one document could be read."""
     run_id = start_run(con, command)
     counts = dict(extra_counts or {})
     lost_before = counts.get("errors", 0)
-    one_transaction = not loading.per_chunk_commits(con)
-    if one_transaction:
-        con.begin()
     try:
-        loading.load_documents(con, run_id, documents, counts)
-        if require_documents and counts.get("documents", 0) == counts.get("errors", 0) - lost_before:
-            raise ValueError("nothing to ingest: no readable document")
-        if one_transaction:
-            con.commit()
+        with loading.run_transaction(con):
+            loading.load_documents(con, run_id, documents, counts)
+            if require_documents and counts.get("documents", 0) == counts.get("errors", 0) - lost_before:
+                raise ValueError("nothing to ingest: no readable document")
     except Exception as exc:
-        try:
-            con.rollback()
-        except Exception:  # noqa: BLE001 - load_batch may have rolled back already
-            pass
         finish_run(con, run_id, "failed", {k: v for k, v in counts.items() if k == "errors"},
                    f"{type(exc).__name__}: {exc}")
         raise Failure(f"load failed, warehouse unchanged: {type(exc).__name__}: {exc}") from exc

@@ -7,6 +7,10 @@ loaded ``pipeline.CHUNK_SIZE`` at a time, so memory stays flat as the input grow
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
 
 from . import pipeline
 from .normalize import version as normalizer
@@ -22,6 +26,25 @@ def per_chunk_commits(con) -> bool:
     its rows and key index entries in memory, ~90 MiB per 10,000 labels, and cannot spill).
     Elsewhere (DuckLake) all chunks share one transaction."""
     return derived.deferred(con)
+
+
+@contextmanager
+def run_transaction(con) -> Iterator[None]:
+    """Around a run's ``load_documents``: nothing where each chunk commits on its own (a file write
+    session's copy), else one transaction, rolled back on any error (DuckLake: all or nothing)."""
+    if per_chunk_commits(con):
+        yield
+        return
+    con.begin()
+    try:
+        yield
+    except BaseException:
+        try:
+            con.rollback()
+        except duckdb.Error:  # load_batch may have rolled back already
+            pass
+        raise
+    con.commit()
 
 
 class _OneTransaction:

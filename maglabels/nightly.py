@@ -283,17 +283,11 @@ def _load(db_path: str, archive: Archive, report: RunReport, *, corpus: Iterable
         wanted = set(due.values())
         records = {r.sha256: r for r in archive.records(source=SOURCE, kind="label") if r.sha256 in wanted}
         counts: dict = {}
-        one_transaction = not loading.per_chunk_commits(con)  # DuckLake: all chunks or nothing
         try:
-            if one_transaction:
-                con.begin()
-            problems = loading.load_documents(con, report.run_id, itertools.chain(records.values(), corpus), counts,
-                                      archive=archive)
-            if one_transaction:
-                con.commit()
+            with loading.run_transaction(con):
+                problems = loading.load_documents(con, report.run_id, itertools.chain(records.values(), corpus),
+                                                  counts, archive=archive)
         except Exception as exc:
-            if one_transaction:
-                con.rollback()
             report.status = "failed"
             finish_run(con, report.run_id, "failed", report.counts, f"{type(exc).__name__}: {exc}")
             raise

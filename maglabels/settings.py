@@ -44,8 +44,15 @@ DEFAULT_RETRY_STATUSES = (429, 500, 502, 503, 504)
 DB_FILENAME = "maglabels.duckdb"
 DEFAULT_LOCK_TIMEOUT = 300.0
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # real product pages are ~4 MB
-# (environment variable, setting, parser) for the plain numeric HTTP knobs
-_HTTP_NUMBERS = (
+# (environment variable, setting, kind) of every numeric setting; kinds in _number()
+_NUMBERS = (
+    ("MAGLABELS_DSLD_REQUESTS_PER_HOUR", "dsld_requests_per_hour", "int"),
+    ("MAGLABELS_DSLD_REFRESH_DAYS", "dsld_refresh_days", "int"),
+    ("MAGLABELS_DSLD_FULL_DISCOVERY_DAYS", "dsld_full_discovery_days", "int"),
+    ("MAGLABELS_DSLD_PAGE_SIZE", "dsld_page_size", "int"),
+    ("MAGLABELS_DSLD_RESULT_WINDOW", "dsld_result_window", "int"),
+    ("MAGLABELS_DSLD_RETRY_ATTEMPTS", "dsld_retry_attempts", "int"),
+    ("MAGLABELS_LOCK_TIMEOUT", "lock_timeout", "seconds"),  # 0: do not wait at all
     ("MAGLABELS_RETRY_ATTEMPTS", "retry_attempts", "int"),
     ("MAGLABELS_RETRY_BACKOFF", "retry_backoff", "float"),
     ("MAGLABELS_RETRY_AFTER_CAP", "retry_after_cap", "float"),
@@ -142,46 +149,23 @@ def _location_values(get: Callable[..., str | None]) -> dict[str, Any]:
 def _number_values(get: Callable[..., str | None]) -> dict[str, Any]:
     """Counts, limits, retry statuses and timeouts from the environment, each checked."""
     values: dict[str, Any] = {}
-    if rate := get("MAGLABELS_DSLD_REQUESTS_PER_HOUR"):
-        values["dsld_requests_per_hour"] = _positive_int("MAGLABELS_DSLD_REQUESTS_PER_HOUR", rate)
-    for name, env_name in (("dsld_refresh_days", "MAGLABELS_DSLD_REFRESH_DAYS"),
-                           ("dsld_full_discovery_days", "MAGLABELS_DSLD_FULL_DISCOVERY_DAYS"),
-                           ("dsld_page_size", "MAGLABELS_DSLD_PAGE_SIZE"),
-                           ("dsld_result_window", "MAGLABELS_DSLD_RESULT_WINDOW"),
-                           ("dsld_retry_attempts", "MAGLABELS_DSLD_RETRY_ATTEMPTS")):
-        if text := get(env_name):
-            values[name] = _positive_int(env_name, text)
-    if statuses := get("MAGLABELS_RETRY_STATUSES"):
-        values["retry_statuses"] = tuple(_positive_int("MAGLABELS_RETRY_STATUSES", s)
-                                         for s in statuses.split(",") if s.strip())
-    if timeout := get("MAGLABELS_LOCK_TIMEOUT"):
-        try:
-            values["lock_timeout"] = float(timeout)
-        except ValueError:
-            raise SettingsError(f"MAGLABELS_LOCK_TIMEOUT={timeout!r} is not a number of seconds") from None
-        if values["lock_timeout"] < 0:
-            raise SettingsError(f"MAGLABELS_LOCK_TIMEOUT={timeout!r} must not be negative")
-    for name, setting, kind in _HTTP_NUMBERS:
+    for name, setting, kind in _NUMBERS:
         if text := get(name):
-            values[setting] = _positive_int(name, text) if kind == "int" else _positive_float(name, text)
+            values[setting] = _number(name, text, kind)
+    if statuses := get("MAGLABELS_RETRY_STATUSES"):
+        values["retry_statuses"] = tuple(_number("MAGLABELS_RETRY_STATUSES", s, "int")
+                                         for s in statuses.split(",") if s.strip())
     return values
 
 
-def _positive_int(name: str, text: str) -> int:
+def _number(name: str, text: str, kind: str) -> int | float:
+    """A whole number > 0 ("int"), a finite number > 0 ("float") or of seconds >= 0 ("seconds")."""
     try:
-        value = int(text.strip())
+        value = int(text.strip()) if kind == "int" else float(text.strip())
     except ValueError:
-        raise SettingsError(f"{name}={text!r} is not a whole number") from None
-    if value <= 0:
+        raise SettingsError(f"{name}={text!r} is not a {'whole ' if kind == 'int' else ''}number") from None
+    if kind == "seconds" and not value >= 0:  # inf: wait as long as it takes
+        raise SettingsError(f"{name}={text!r} must be a number of seconds, 0 or more")
+    if kind != "seconds" and not 0 < value < float("inf"):
         raise SettingsError(f"{name}={text!r} must be positive")
-    return value
-
-
-def _positive_float(name: str, text: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise SettingsError(f"{name}={text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise SettingsError(f"{name}={text!r} must be a positive number")
     return value

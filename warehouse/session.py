@@ -222,6 +222,17 @@ def _no_run(command: str | None, exc: BaseException) -> list[dict[str, Any]]:
              "message": f"{type(exc).__name__}: {message}"}]
 
 
+def _acquire(lock_path: Path, timeout: float, target: str) -> FileLock:
+    """The writers' lock of ``target``, or ``WarehouseLocked`` after ``timeout`` seconds."""
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise WarehouseLocked(f"cannot write warehouse {target}: another writer held {lock.lock_file} "
+                              f"for more than {timeout:g} s") from None
+    return lock
+
+
 @contextmanager
 def _file_session(live: Path, timeout: float, command: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
@@ -229,12 +240,7 @@ def _file_session(live: Path, timeout: float, command: str | None) -> Iterator[d
     except OSError as exc:
         raise WarehouseError(f"cannot open warehouse {live}: cannot create directory {live.parent} "
                              f"({exc.strerror})") from exc
-    lock = FileLock(str(live) + ".lock")
-    try:
-        lock.acquire(timeout=timeout)
-    except Timeout:
-        raise WarehouseLocked(f"cannot write warehouse {live}: another writer held {lock.lock_file} "
-                              f"for more than {timeout:g} s") from None
+    lock = _acquire(Path(str(live) + ".lock"), timeout, str(live))
     try:
         try:
             work = _copy(live)
@@ -278,14 +284,9 @@ def _file_session(live: Path, timeout: float, command: str | None) -> Iterator[d
 @contextmanager
 def _lake_session(target: str, timeout: float, command: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
     lock_path = lake.parse_target(target, None, Settings.load().data_dir).lock_path
-    lock = FileLock(str(lock_path)) if lock_path else None
-    if lock:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout:
-            raise WarehouseLocked(f"cannot write warehouse {target}: another writer held {lock.lock_file} "
-                                  f"for more than {timeout:g} s") from None
+    if lock_path:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = _acquire(lock_path, timeout, target) if lock_path else None
     try:
         con = connect(target)
         try:
