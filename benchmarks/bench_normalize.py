@@ -55,7 +55,8 @@ from maglabels.normalize.flat_dsld import parse_flat_product  # noqa: E402
 from maglabels.normalize.model import Label  # noqa: E402
 from maglabels.normalize.rowtext import read_row  # noqa: E402
 from maglabels.warehouse.db import connect  # noqa: E402
-from maglabels.warehouse.load import load_batch, start_run  # noqa: E402
+from maglabels.warehouse.load import load_batch  # noqa: E402
+from maglabels.warehouse.runs import start_run  # noqa: E402
 
 BUNDLED = ROOT / "scrapers" / "bundled" / "dsld"
 LABEL_DIR = BUNDLED / "labels"

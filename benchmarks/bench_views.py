@@ -37,7 +37,8 @@ from maglabels.warehouse import session  # noqa: E402
 from maglabels.warehouse.db import view_files, write_session  # noqa: E402
 from maglabels.warehouse.export import ANALYST_VIEWS  # noqa: E402
 from maglabels.warehouse.lake import split_statements  # noqa: E402
-from maglabels.warehouse.load import finish_run, load_batch, start_run  # noqa: E402
+from maglabels.warehouse.load import load_batch  # noqa: E402
+from maglabels.warehouse.runs import finish_run, start_run  # noqa: E402
 
 from benchmarks.bench_normalize import parse_documents, read_documents  # noqa: E402
 

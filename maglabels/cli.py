@@ -20,8 +20,8 @@ import click
 
 from . import loading, pipeline
 from .warehouse import db as warehouse_db
-from .warehouse.load import finish_run, start_run
 from .warehouse.report import range_report
+from .warehouse.runs import finish_run, start_run
 from .warehouse.session import WarehouseLocked, record_failed_run
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -52,7 +52,7 @@ from .scrapers.dsld import (
 from .scrapers.http import QuotaExhausted, RetryPolicy
 from .scrapers.replay import make_client
 from .warehouse import db as warehouse_db
-from .warehouse.load import finish_run, start_run
+from .warehouse.runs import finish_run, start_run
 
 log = logging.getLogger(__name__)
 

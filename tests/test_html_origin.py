@@ -19,7 +19,8 @@ from maglabels.scrapers.archive import Archive
 from maglabels.scrapers.http import RateSpec, RetryPolicy, Timeouts
 from maglabels.scrapers.pages import scrape_pages
 from maglabels.warehouse.db import connect
-from maglabels.warehouse.load import finish_run, load_batch, start_run
+from maglabels.warehouse.load import load_batch
+from maglabels.warehouse.runs import finish_run, start_run
 
 from maglabels import pipeline
 from tests.conftest import MULTI_PAGE

@@ -190,7 +190,8 @@ def test_cli_archive_scrubs_the_api_key_from_settings(env, monkeypatch):
 def test_load_keeps_rows_of_versions_the_same_normaliser_made(tmp_path):
     from maglabels.normalize.batch import normalize_labels
     from maglabels.warehouse import db
-    from maglabels.warehouse.load import load_batch, start_run
+    from maglabels.warehouse.load import load_batch
+    from maglabels.warehouse.runs import start_run
 
     from tests.realdata import dsld_label
 

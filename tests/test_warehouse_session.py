@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from filelock import FileLock
 from maglabels.warehouse import db, session
 from maglabels.warehouse.db import WarehouseError
-from maglabels.warehouse.load import finish_run, start_run
+from maglabels.warehouse.runs import finish_run, start_run
 
 from maglabels.cli import cli
 

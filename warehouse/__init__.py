@@ -16,8 +16,9 @@ Public API::
 """
 from .db import WarehouseError, connect, default_db_path, schema_version
 from .export import ANALYST_VIEWS, export_views
-from .load import BatchLike, LoadStats, finish_run, load_batch, start_run
+from .load import BatchLike, LoadStats, load_batch
 from .report import range_report
+from .runs import finish_run, start_run
 
 __all__ = [
     "ANALYST_VIEWS",

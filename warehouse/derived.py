@@ -26,6 +26,7 @@ import time
 
 import duckdb
 
+from .ident import q
 from .lake import is_lake_connection
 
 __all__ = ["refresh", "refresh_in_transaction", "views_checksum", "is_current", "defer", "undefer", "after_load",
@@ -39,10 +40,6 @@ _COLUMN_COMMENT_RE = re.compile(r"(\bCOMMENT\s+ON\s+COLUMN\s+)([A-Za-z_][A-Za-z0
 
 # connections (by id) inside a file write_session: refresh once at publish, not per load
 _DEFERRED: dict[int, bool] = {}
-
-
-def _q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
 
 
 def _lit(text: str) -> str:
@@ -80,20 +77,20 @@ def _view_comment(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
 def _materialise(con: duckdb.DuckDBPyConnection, name: str, lake: bool) -> None:
     cols = _columns(con, "main", name)
     comment = _view_comment(con, name)
-    select = ", ".join(f"CAST({_q(c)} AS BIGINT) AS {_q(c)}" if t.upper() in _WIDE_INTS else _q(c)
+    select = ", ".join(f"CAST({q(c)} AS BIGINT) AS {q(c)}" if t.upper() in _WIDE_INTS else q(c)
                        for c, t, _ in cols)
-    target = f"{DERIVED_SCHEMA}.{_q(name)}"
-    con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {select} FROM main.{_q(name)}")
-    con.execute(f"CREATE OR REPLACE VIEW main.{_q(name)} AS SELECT * FROM {target}")
+    target = f"{DERIVED_SCHEMA}.{q(name)}"
+    con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {select} FROM main.{q(name)}")
+    con.execute(f"CREATE OR REPLACE VIEW main.{q(name)} AS SELECT * FROM {target}")
     if comment:
-        con.execute(f"COMMENT ON VIEW main.{_q(name)} IS {_lit(comment)}")
+        con.execute(f"COMMENT ON VIEW main.{q(name)} IS {_lit(comment)}")
         con.execute(f"COMMENT ON TABLE {target} IS {_lit(comment)}")
     for col, _, col_comment in cols:
         if not col_comment:
             continue
         # DuckLake cannot comment view columns; the stored table carries them there
-        owner = target if lake else f"main.{_q(name)}"
-        con.execute(f"COMMENT ON COLUMN {owner}.{_q(col)} IS {_lit(col_comment)}")
+        owner = target if lake else f"main.{q(name)}"
+        con.execute(f"COMMENT ON COLUMN {owner}.{q(col)} IS {_lit(col_comment)}")
 
 
 def _comment_stored_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
@@ -102,9 +99,9 @@ def _comment_stored_tables(con: duckdb.DuckDBPyConnection, names: list[str]) -> 
     for name in names:
         for col, _, comment in _columns(con, "main", name):
             if comment:
-                con.execute(f"COMMENT ON COLUMN {DERIVED_SCHEMA}.{_q(name)}.{_q(col)} IS {_lit(comment)}")
+                con.execute(f"COMMENT ON COLUMN {DERIVED_SCHEMA}.{q(name)}.{q(col)} IS {_lit(comment)}")
         if comment := _view_comment(con, name):
-            con.execute(f"COMMENT ON TABLE {DERIVED_SCHEMA}.{_q(name)} IS {_lit(comment)}")
+            con.execute(f"COMMENT ON TABLE {DERIVED_SCHEMA}.{q(name)} IS {_lit(comment)}")
 
 
 def refresh_in_transaction(con: duckdb.DuckDBPyConnection) -> float:

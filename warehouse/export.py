@@ -25,6 +25,8 @@ from pathlib import Path
 
 import duckdb
 
+from .ident import q
+
 __all__ = ["ANALYST_VIEWS", "ExportError", "export_views"]
 
 
@@ -43,17 +45,13 @@ ANALYST_VIEWS: tuple[str, ...] = (
 PARTITION_COLUMN = "source"
 
 
-def _q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
-
-
 def _lit(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
 def _relation_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     try:
-        con.execute(f"SELECT * FROM {_q(name)} LIMIT 0")
+        con.execute(f"SELECT * FROM {q(name)} LIMIT 0")
     except duckdb.CatalogException as exc:
         raise ValueError(f"no view or table named {name!r} in the warehouse") from exc
     return [d[0] for d in con.description]
@@ -74,10 +72,10 @@ def _clear_partitions(view_dir: Path) -> None:
 
 
 def _select(con: duckdb.DuckDBPyConnection, view: str) -> str:
-    con.execute(f"SELECT * FROM {_q(view)} LIMIT 0")
+    con.execute(f"SELECT * FROM {q(view)} LIMIT 0")
     cols = [(d[0], str(d[1]).upper()) for d in con.description]
-    items = [f"CAST({_q(c)} AS BIGINT) AS {_q(c)}" if t in ("HUGEINT", "UHUGEINT") else _q(c) for c, t in cols]
-    return f"SELECT {', '.join(items)} FROM {_q(view)}"
+    items = [f"CAST({q(c)} AS BIGINT) AS {q(c)}" if t in ("HUGEINT", "UHUGEINT") else q(c) for c, t in cols]
+    return f"SELECT {', '.join(items)} FROM {q(view)}"
 
 
 def export_views(
@@ -127,6 +125,6 @@ def _partitioned(con: duckdb.DuckDBPyConnection, query: str, target_dir: Path) -
         return [empty]
     con.execute(
         f"COPY ({query}) TO {_lit(target_dir)} "
-        f"(FORMAT parquet, PARTITION_BY ({_q(PARTITION_COLUMN)}), OVERWRITE_OR_IGNORE true)"
+        f"(FORMAT parquet, PARTITION_BY ({q(PARTITION_COLUMN)}), OVERWRITE_OR_IGNORE true)"
     )
     return sorted(target_dir.glob(f"{PARTITION_COLUMN}=*/*.parquet"))

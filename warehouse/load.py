@@ -36,22 +36,20 @@ An empty frame (no rows) may have no columns at all.
 """
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from ..normalize import contract  # names and types only, no normaliser logic
 from . import derived
-from .db import utc_now
-from .lake import is_lake_connection
+from .arrow import POS, frame_to_arrow
+from .ident import q
+from .runs import naive_utc, rollback_quietly
 
 __all__ = [
     "BatchLike",
@@ -59,9 +57,6 @@ __all__ = [
     "CONTENT_TABLES",
     "load_batch",
     "known_documents",
-    "start_run",
-    "finish_run",
-    "insert_run",
 ]
 
 
@@ -115,8 +110,6 @@ _DOC_COLUMNS = {  # column -> DuckDB type
 }
 _DOC_REQUIRED = ("sha256", "url", "fetched_at")
 
-_POS = "_wh_pos"
-_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError)
 
 
 @dataclass
@@ -171,212 +164,6 @@ class LoadStats:
         return LoadStats(run_id=self.run_id, inserted=inserted, **numbers)
 
 
-# --------------------------------------------------------------------------------------------
-# runs
-
-
-def _naive_utc(now: datetime | None) -> datetime:
-    if now is None:
-        return utc_now()
-    if not isinstance(now, datetime):
-        raise TypeError(f"now must be a datetime, not {type(now).__name__}")
-    if now.tzinfo is not None:
-        now = now.astimezone(UTC).replace(tzinfo=None)
-    return now
-
-
-def insert_run(con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> int:
-    """Insert one scrape_runs row (caller's transaction); run_id from the sequence, or on DuckLake
-    (no sequences, no RETURNING) max + 1 (its writers are serialised by the session lock)."""
-    cols = [c for c, v in values.items() if v is not None]
-    params = [json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for c, v in values.items() if v is not None]
-    names = ", ".join(_q(c) for c in cols)
-    marks = ", ".join("?" for _ in cols)
-    if is_lake_connection(con):
-        run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM scrape_runs").fetchall()[0][0])
-        con.execute(f"INSERT INTO scrape_runs (run_id, {names}) VALUES (?, {marks})", [run_id, *params])
-        return run_id
-    return int(con.execute(f"INSERT INTO scrape_runs ({names}) VALUES ({marks}) RETURNING run_id", params).fetchall()[0][0])
-
-
-def start_run(con: duckdb.DuckDBPyConnection, command: str, *, now: datetime | None = None) -> int:
-    """Record a new run (status 'running') in its own transaction; return its run_id."""
-    con.begin()
-    try:
-        run_id = insert_run(con, {"command": command, "started_at": _naive_utc(now), "status": "running"})
-        con.commit()
-    except BaseException:
-        _rollback_quietly(con)
-        raise
-    return int(run_id)
-
-
-# How a run ended (warehouse/sql/003_run_statuses.sql says what each means).
-RUN_STATUSES = ("ok", "partial", "failed", "aborted", "rate_limited")
-
-_RUN_COUNT_COLUMNS = ("documents", "labels", "new_versions", "facts", "quarantined", "errors")
-
-
-def finish_run(
-    con: duckdb.DuckDBPyConnection,
-    run_id: int,
-    status: str,
-    counts: LoadStats | Mapping[str, int] | None = None,
-    message: str | None = None,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Close a run: set status (one of ``RUN_STATUSES``), ended_at, counts and message.
-
-    ``counts`` is a ``LoadStats`` or a mapping. The keys documents, labels, new_versions, facts,
-    quarantined and errors go to their columns; any other key (e.g. ``skipped``) is kept in the
-    ``extra_counts`` JSON column. Counts that are not given (or None) stay as they are.
-    Runs in its own transaction.
-    """
-    if status not in RUN_STATUSES:
-        raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
-    if counts is None:
-        values: dict[str, Any] = {}
-    elif isinstance(counts, LoadStats):
-        values = counts.run_counts()
-    else:
-        values = {str(k): v for k, v in dict(counts).items()}
-    sets = ["status = ?", "ended_at = ?", "message = ?"]
-    params: list[Any] = [status, _naive_utc(now), message]
-    for col in _RUN_COUNT_COLUMNS:
-        if values.get(col) is not None:
-            sets.append(f"{col} = ?")
-            params.append(int(values[col]))
-    extra = {k: v for k, v in values.items() if k not in _RUN_COUNT_COLUMNS and v is not None}
-    if extra:
-        sets.append("extra_counts = ?")
-        params.append(json.dumps(extra, sort_keys=True, default=str))
-    con.begin()
-    try:
-        updated = con.execute(
-            f"UPDATE scrape_runs SET {', '.join(sets)} WHERE run_id = ?", [*params, int(run_id)]
-        ).fetchall()[0][0]
-        if not updated:
-            raise ValueError(f"no scrape run with run_id {run_id}")
-        con.commit()
-    except BaseException:
-        _rollback_quietly(con)
-        raise
-
-
-def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        con.rollback()
-    except duckdb.Error:
-        pass  # no transaction active (e.g. a failed COMMIT already rolled back)
-
-
-# --------------------------------------------------------------------------------------------
-# frames -> Arrow
-
-
-def _is_null_scalar(v: Any) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    if isinstance(v, (float, np.floating)):
-        return math.isnan(v)
-    return False
-
-
-def _text_array(series: pd.Series, json_text: bool) -> pa.Array:
-    """VARCHAR/JSON column -> Arrow strings (dicts/lists serialised for JSON)."""
-    if json_text and series.dtype == object:
-        series = series.map(
-            lambda v: json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
-        )
-    try:
-        return pa.array(series, type=pa.string(), from_pandas=True)
-    except _ARROW_ERRORS:
-        # ids given as numbers ("source_id": 49495) are stored as text
-        coerced = series.map(lambda v: None if _is_null_scalar(v) else str(v))
-        return pa.array(coerced, type=pa.string(), from_pandas=True)
-
-
-def _string_list_array(series: pd.Series) -> pa.Array:
-    """VARCHAR[] column -> Arrow list of strings; a bare string is an error, not a list of letters."""
-    try:
-        return pa.array(series, type=pa.list_(pa.string()), from_pandas=True)
-    except _ARROW_ERRORS:
-        def as_list(v: Any) -> list[str | None] | None:
-            if isinstance(v, (str, bytes)):
-                raise TypeError(f"expected a list of strings, got the string {v!r}")
-            if not isinstance(v, (list, tuple, np.ndarray, pd.Series)) and _is_null_scalar(v):
-                return None
-            return [None if _is_null_scalar(x) else str(x) for x in v]
-
-        return pa.array(series.map(as_list), type=pa.list_(pa.string()), from_pandas=True)
-
-
-def _arrow_column(series: pd.Series, duck_type: str, where: str) -> pa.Array:
-    """Convert one column to Arrow with the table's type (strict, with a few safe coercions)."""
-    t = duck_type.upper()
-    try:
-        if t in ("VARCHAR", "JSON"):
-            return _text_array(series, json_text=t == "JSON")
-        if t == "VARCHAR[]":
-            return _string_list_array(series)
-        if t in ("DOUBLE", "FLOAT", "REAL"):
-            try:
-                return pa.array(series, type=pa.float64(), from_pandas=True)
-            except _ARROW_ERRORS:
-                return pa.array(pd.to_numeric(series, errors="raise"), type=pa.float64(), from_pandas=True)
-        if t in ("BIGINT", "INTEGER", "SMALLINT"):
-            try:
-                return pa.array(series, type=pa.int64(), from_pandas=True)
-            except _ARROW_ERRORS:
-                num = pd.to_numeric(series, errors="raise")
-                return pa.array(num.astype("Int64"), type=pa.int64(), from_pandas=True)
-        if t == "BOOLEAN":
-            return pa.array(series, type=pa.bool_(), from_pandas=True)
-        if t in ("TIMESTAMP", "DATE"):
-            ts = pd.to_datetime(series, utc=True, format="ISO8601")
-            return pa.array(ts.dt.tz_convert(None), type=pa.timestamp("us"), from_pandas=True)
-    except (*_ARROW_ERRORS, ValueError, OverflowError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{where}: cannot read values as {duck_type}: {first}") from exc
-    # any other type: let Arrow infer, the INSERT casts
-    return pa.array(series, from_pandas=True)
-
-
-def _frame_to_arrow(
-    df: pd.DataFrame | None,
-    columns: Mapping[str, str],
-    required: tuple[str, ...] | list[str],
-    name: str,
-) -> pa.Table | None:
-    """Select/convert ``columns`` of ``df``; None when the frame has no rows."""
-    if df is None:
-        return None
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
-    if len(df) == 0:
-        return None
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name}: missing column(s) {missing}")
-    if not df.columns.is_unique:
-        dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
-        raise ValueError(f"{name}: duplicate column(s) {dupes}")
-    df = df.reset_index(drop=True)
-    arrays, names = [], []
-    for col, duck_type in columns.items():
-        if col in df.columns:
-            arrays.append(_arrow_column(df[col], duck_type, f"{name}.{col}"))
-        else:
-            arrays.append(pa.nulls(len(df)))
-        names.append(col)
-    arrays.append(pa.array(np.arange(len(df), dtype=np.int64)))
-    names.append(_POS)
-    # one chunk per column: a frame assembled with many pd.concat calls can carry thousands of
-    # Arrow chunks per string column, which makes every scan of the registered table crawl
-    return pa.Table.from_arrays(arrays, names=names).combine_chunks()
-
-
 def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
@@ -388,12 +175,9 @@ def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]
     return dict(rows)
 
 
+
 # --------------------------------------------------------------------------------------------
 # SQL helpers
-
-
-def _q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
 
 
 def _insert_new(
@@ -404,19 +188,19 @@ def _insert_new(
     key: tuple[str, ...],
 ) -> int:
     """INSERT rows of ``view`` whose key is not in ``table`` (first occurrence per key)."""
-    cols = ", ".join(_q(c) for c in columns)
-    casts = ", ".join(f"CAST(i.{_q(c)} AS {t}) AS {_q(c)}" for c, t in columns.items())
-    part = ", ".join(_q(k) for k in key)
-    match = " AND ".join(f"t.{_q(k)} IS NOT DISTINCT FROM CAST(i.{_q(k)} AS {columns[k]})" for k in key)
+    cols = ", ".join(q(c) for c in columns)
+    casts = ", ".join(f"CAST(i.{q(c)} AS {t}) AS {q(c)}" for c, t in columns.items())
+    part = ", ".join(q(k) for k in key)
+    match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM CAST(i.{q(k)} AS {columns[k]})" for k in key)
     sql = f"""
-        INSERT INTO {_q(table)} ({cols})
+        INSERT INTO {q(table)} ({cols})
         SELECT {casts}
         FROM (
-            SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY {_POS}) AS _wh_rn
-            FROM {_q(view)}
+            SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY {POS}) AS _wh_rn
+            FROM {q(view)}
         ) AS i
         WHERE i._wh_rn = 1
-          AND NOT EXISTS (SELECT 1 FROM {_q(table)} AS t WHERE {match})
+          AND NOT EXISTS (SELECT 1 FROM {q(table)} AS t WHERE {match})
     """
     return int(con.execute(sql).fetchall()[0][0])
 
@@ -430,9 +214,9 @@ def _incoming_sql(view: str) -> str:
                    CAST(version_id AS VARCHAR) AS version_id,
                    row_number() OVER (
                        PARTITION BY source, source_id
-                       ORDER BY CAST(entry_date AS DATE) DESC NULLS LAST, {_POS} DESC
+                       ORDER BY CAST(entry_date AS DATE) DESC NULLS LAST, {POS} DESC
                    ) AS _wh_rn
-            FROM {_q(view)}
+            FROM {q(view)}
         ) WHERE _wh_rn = 1
     """
 
@@ -443,7 +227,7 @@ def _load_documents(con, view: str, run_id: int, stats: LoadStats) -> None:
             f"""
             INSERT INTO raw_documents (sha256, size, first_fetched_at, first_run_id)
             SELECT i.sha256, max(i.size), min(i.fetched_at), ?
-            FROM {_q(view)} AS i
+            FROM {q(view)} AS i
             WHERE NOT EXISTS (SELECT 1 FROM raw_documents AS d WHERE d.sha256 = i.sha256)
             GROUP BY i.sha256
             """,
@@ -457,8 +241,8 @@ def _load_documents(con, view: str, run_id: int, stats: LoadStats) -> None:
             SELECT i.sha256, i.url, i.fetched_at, CAST(i.status AS INTEGER), CAST(i.headers AS JSON),
                    i.source, i.kind, ?
             FROM (
-                SELECT *, row_number() OVER (PARTITION BY sha256, url, fetched_at ORDER BY {_POS}) AS _wh_rn
-                FROM {_q(view)}
+                SELECT *, row_number() OVER (PARTITION BY sha256, url, fetched_at ORDER BY {POS}) AS _wh_rn
+                FROM {q(view)}
             ) AS i
             WHERE i._wh_rn = 1
               AND NOT EXISTS (
@@ -477,7 +261,7 @@ def _stale_versions_sql(labels_view: str) -> str:
     return f"""
         SELECT CAST(i.source AS VARCHAR) AS source, CAST(i.source_id AS VARCHAR) AS source_id,
                CAST(i.version_id AS VARCHAR) AS version_id
-        FROM {_q(labels_view)} AS i
+        FROM {q(labels_view)} AS i
         WHERE i.normalizer_version IS NULL OR NOT EXISTS (
             SELECT 1 FROM labels AS l
             WHERE l.source = CAST(i.source AS VARCHAR) AND l.source_id = CAST(i.source_id AS VARCHAR)
@@ -501,7 +285,7 @@ def _replace_versions(con, labels_view: str | None) -> dict[str, int]:
             return deleted
         for table in CONTENT_TABLES:
             deleted[table] = int(con.execute(f"""
-                DELETE FROM {_q(table)} AS t
+                DELETE FROM {q(table)} AS t
                 WHERE EXISTS (SELECT 1 FROM _wh_stale AS i
                               WHERE t.source = i.source AND t.source_id = i.source_id
                                 AND t.version_id = i.version_id)
@@ -552,7 +336,7 @@ def _update_history(con, labels_view: str | None, run_id: int, now: datetime, st
     n_versions, n_labels = con.execute(
         f"""
         SELECT count(DISTINCT (source, source_id, version_id)), count(DISTINCT (source, source_id))
-        FROM {_q(labels_view)}
+        FROM {q(labels_view)}
         """
     ).fetchone()
     stats.labels = int(n_versions)
@@ -624,7 +408,7 @@ def load_batch(
     Raises ``ValueError``/``TypeError`` for malformed input (before anything is written) and
     re-raises any error during the load after rolling the transaction back.
     """
-    now = _naive_utc(now)
+    now = naive_utc(now)
     missing_attrs = [a for a in CONTENT_TABLES if not hasattr(batch, a)]
     if missing_attrs:
         raise TypeError(f"batch has no attribute(s) {missing_attrs}")
@@ -637,10 +421,10 @@ def load_batch(
     arrow: dict[str, pa.Table] = {}
     for table, spec in CONTENT_TABLES.items():
         required = [c for c in columns[table] if c not in spec.optional]
-        tbl = _frame_to_arrow(getattr(batch, table), columns[table], required, table)
+        tbl = frame_to_arrow(getattr(batch, table), columns[table], required, table)
         if tbl is not None:
             arrow[table] = tbl
-    docs = _frame_to_arrow(documents_df, _DOC_COLUMNS, _DOC_REQUIRED, "documents_df")
+    docs = frame_to_arrow(documents_df, _DOC_COLUMNS, _DOC_REQUIRED, "documents_df")
 
     stats = LoadStats(run_id=int(run_id))
     views: dict[str, str] = {}
@@ -662,7 +446,7 @@ def load_batch(
             derived.after_load(con)  # analyst views' stored tables, in the same transaction
             con.commit()
         except BaseException:
-            _rollback_quietly(con)
+            rollback_quietly(con)
             raise
     finally:
         for view in views.values():

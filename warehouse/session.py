@@ -92,7 +92,7 @@ def _claim_pending(target: str) -> list[Path]:
 
 
 def _insert_runs(con: duckdb.DuckDBPyConnection, runs: list[dict[str, Any]]) -> None:
-    from .load import insert_run
+    from .runs import insert_run
 
     for run in runs:
         insert_run(con, {k: run.get(k) for k in _RUN_FIELDS})
