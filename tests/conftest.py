@@ -45,6 +45,14 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture()
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary folder whose data/ holds the archive and the default database (no MAGLABELS_DB)."""
+    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MAGLABELS_DB", raising=False)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def iherb_pages() -> dict[str, Path]:
     return dict(IHERB_PAGES)

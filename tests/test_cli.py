@@ -1,19 +1,11 @@
 """End to end through the CLI on the bundled real data (offline replay; no network)."""
 import duckdb
-import pytest
 from click.testing import CliRunner
 
 from maglabels.cli import cli
 
 TABLES = ["labels", "label_versions", "ingredient_rows", "magnesium_facts", "magnesium_labels", "label_flags",
           "quarantine"]
-
-
-@pytest.fixture()
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("MAGLABELS_DB", raising=False)
-    return tmp_path
 
 
 def invoke(*args):

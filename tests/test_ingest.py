@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pytest
 from click.testing import CliRunner
 from maglabels.normalize import version as normalizer_version
 from maglabels.scrapers.replay import BUNDLED_LABELS
@@ -21,13 +20,6 @@ LINES = FLAT.read_bytes().splitlines()
 IDS = [str(json.loads(line)["dsld_id"]) for line in LINES]
 CONTENT = ["labels", "label_versions", "ingredient_rows", "magnesium_facts", "magnesium_labels", "label_flags",
            "quarantine", "raw_documents", "raw_fetches"]
-
-
-@pytest.fixture()
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("MAGLABELS_DB", raising=False)
-    return tmp_path
 
 
 def ingest(*paths):

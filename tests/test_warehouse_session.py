@@ -23,13 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture()
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("MAGLABELS_DB", raising=False)
-    return tmp_path
-
-
 def _env(tmp_path: Path) -> dict[str, str]:
     e = dict(os.environ, MAGLABELS_DATA_DIR=str(tmp_path / "data"))
     e.pop("MAGLABELS_DB", None)
