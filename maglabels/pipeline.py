@@ -29,6 +29,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+import orjson
 import pandas as pd
 
 from .normalize.version import NORMALIZER_VERSION
@@ -62,10 +63,10 @@ def parse_label(doc: Any, **kw: Any) -> Label:
     return parse(doc, **kw)
 
 
-def parse_flat_product(doc: Any, **kw: Any) -> Label:
-    from .normalize.flat_dsld import parse_flat_product as parse
+def read_flat_product(doc: Any, **kw: Any) -> Label:
+    from .normalize.flat_dsld import read_flat_product as read
 
-    return parse(doc, **kw)
+    return read(doc, **kw)
 
 
 def normalize_labels(labels: list[Label]) -> NormalizedBatch:
@@ -153,7 +154,17 @@ def archive_flat_corpus(archive: Archive, *, skip_ids: Collection[str] = ()) -> 
     return records
 
 
-def _parse_body(body: bytes, kind: str, *, sha: str, url: str, data: object = None, saved: bool = False) -> Label:
+def loads(body: bytes) -> Any:
+    """JSON by orjson (2-3x faster than the stdlib); what orjson refuses (NaN, integers past 64
+    bits, UTF-16) is read by the stdlib, which also says precisely why a document is not JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
+def _parse_body(body: bytes, kind: str, *, sha: str, url: str, data: object = None,
+                saved: bool = False) -> Label:
     if kind == "page":
         from .normalize.html import parse_page  # selectolax only when pages are present
 
@@ -161,10 +172,10 @@ def _parse_body(body: bytes, kind: str, *, sha: str, url: str, data: object = No
         return parse_page(body, url=url, raw_sha256=sha, saved=saved).label
     if data is None:
         try:
-            data = json.loads(body)
+            data = loads(body)
         except (ValueError, RecursionError) as exc:
             raise ValueError(json_error(exc)) from None
-    parse = parse_flat_product if kind == FLAT_KIND else parse_label
+    parse = read_flat_product if kind == FLAT_KIND else parse_label
     return parse(data, raw_sha256=sha, url=url)
 
 
@@ -177,7 +188,7 @@ def _parse_one(archive: Archive, doc: RawDocument | ArchiveRecord, out: Parsed, 
         else:
             body = doc.body
             try:
-                data = doc.data if doc.data is not None else json.loads(body)
+                data = doc.data if doc.data is not None else loads(body)
             except (ValueError, RecursionError) as exc:
                 out.problems.append(DocumentProblem(None, json_error(exc), doc.url))
                 return

@@ -10,9 +10,10 @@ from . import audit, contract
 from .compounds import by_key, find_compounds
 from .flags import DoseBasis, Flag, Reason
 from .limits import MAX_DAILY_SERVINGS, MAX_ROW_DEPTH, MAX_SERVING_UNITS, SLACK_HIGH, SLACK_LOW
-from .magnesium import NormalizedBatch, _candidates, _interpret, _Outcome, version_id
+from .magnesium import ROW_FIELDS, NormalizedBatch, _candidates, _interpret, _Outcome, row_values, version_id
 from .model import Label
 from .product_key import on_market, product_key
+from .rowtext import names_magnesium
 
 
 def _best_fraction(forms: list[str]) -> tuple[float, str]:
@@ -196,11 +197,19 @@ def _label_record(label: Label, vid: str) -> dict:
             "product_key": product_key(label), "on_market": on_market(label)}
 
 
-def _row_records(label: Label, vid: str) -> list[dict]:
-    return [{"source": label.source, "source_id": label.source_id, "version_id": vid, "row_id": r.row_id,
-             "parent_id": r.parent_id, "depth": r.depth, "name": r.name, "category": r.category, "forms": list(r.forms),
-             "amount": r.amount, "unit": r.unit, "operator": r.operator, "percent_dv": r.percent_dv,
-             "dv_group": r.dv_group, "section": r.section, "text": r.text} for r in label.rows]
+_ROW_COLUMNS = contract.columns("ingredient_rows")[len(contract.KEY):]
+_ROW_AT = [ROW_FIELDS.index(name) for name in _ROW_COLUMNS]  # where each row column sits in a row tuple
+
+
+def _rows_frame(keys: list[tuple[str, str, str]], rows: list[tuple]) -> pd.DataFrame:
+    """ingredient_rows built column-wise (not a dict per row): ``rows`` are ``row_values`` tuples,
+    ``keys`` their labels' keys."""
+    columns = dict(zip(("source", "source_id", "version_id"), map(list, zip(*keys, strict=True)), strict=True)) \
+        if keys else {name: [] for name, _ in contract.KEY}
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(ROW_FIELDS)
+    for name, at in zip(_ROW_COLUMNS, _ROW_AT, strict=True):
+        columns[name] = list(values[at]) if name != "forms" else [list(f) for f in values[at]]
+    return pd.DataFrame(columns, columns=contract.columns("ingredient_rows"))
 
 
 def _frame(records: list[dict], frame: str) -> pd.DataFrame:
@@ -216,26 +225,37 @@ def _label_problems(label: Label, key: dict) -> list[dict]:
 
 
 def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
-    """Interpret every label; the first label seen for a (source, source_id) wins within a batch."""
+    """Interpret every label; the first label seen for a (source, source_id) wins within a batch.
+
+    ingredient_rows holds every row of a label with a row the interpreter reads (the rows behind
+    every magnesium figure and finding); of any other label only the rows that name magnesium
+    (magnesium stearate as an excipient). The rest of those labels (a vitamin D, a fish oil: most
+    of the DSLD corpus, ~1.2 M rows) stays in the raw document their labels row points to."""
     unique: dict[tuple[str, str], Label] = {}
     for label in labels:
         unique.setdefault((label.source, label.source_id), label)
-    labels = list(unique.values())
-    candidates = _candidates(labels)
+    items = list(unique.values())
     label_recs: list[dict] = []
-    row_recs: list[dict] = []
+    row_keys: list[tuple[str, str, str]] = []
+    all_rows: list[tuple] = []
     facts: list[dict] = []
     summaries: list[dict] = []
     flags: list[dict] = []
     quarantine: list[dict] = []
-    for label, cands in zip(labels, candidates, strict=True):
+    for label, cands in zip(items, _candidates(items), strict=True):
         vid = version_id(label)
         key = {"source": label.source, "source_id": label.source_id, "version_id": vid}
         label_recs.append(_label_record(label, vid))
-        row_recs.extend(_row_records(label, vid))
+        front_end = [(Flag(f["flag"]), f["reason"]) for f in label.extra.get("flags") or ()]
+        rows = label.rows if cands else [r for r in label.rows if names_magnesium(r.name, r.forms)]
+        row_keys.extend([(label.source, label.source_id, vid)] * len(rows))
+        all_rows.extend(map(row_values, rows))
+        if not cands:  # nothing the interpreter reads: no facts, no summary; the front end's flags stay findings
+            flags.extend({**key, "flag": str(f), "reason": r} for f, r in dict.fromkeys(front_end))
+            quarantine.extend(_label_problems(label, key))
+            continue
         groups = audit.label_groups(label)
         out = _interpret(label, cands, groups)
-        front_end = [(Flag(f["flag"]), f["reason"]) for f in label.extra.get("flags") or ()]
         out.flags[:0] = front_end  # the front end's findings (page identity, serving) come first
         summary = _summarise(label, out, groups)
         if summary is not None:
@@ -261,7 +281,7 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
         rec["flags"] = list(dict.fromkeys(f for f, _ in unique_flags))
     return NormalizedBatch(
         labels=_frame(label_recs, "labels"),
-        ingredient_rows=_frame(row_recs, "ingredient_rows"),
+        ingredient_rows=_rows_frame(row_keys, all_rows),
         magnesium_facts=_frame(facts, "magnesium_facts"),
         magnesium_labels=_frame(records, "magnesium_labels"),
         label_flags=_frame(flags, "label_flags"),

@@ -4,39 +4,53 @@ That format (see scrapers/bundled/dsld/SOURCES.md) keeps only the first serving 
 daily servings and the serving quantity each amount refers to, and moves nutrient rows such as "Magnesium" (with their `forms`) out of the
 ingredient tree into `nutrient_panel`. So daily servings are unknown, and a nested compound row
 whose parent went to the panel is re-attached to the panel's magnesium row.
+
+Speed (the shared corpus is 112,539 labels, 1.3 M rows, ~90 % of the labels without magnesium):
+``read_flat_product`` first asks whether the interpreter reads any row name (one substring search
+per label, then a cached reading per distinct name); a label with none comes back without rows,
+which the batch would not store anyway (normalize/batch.py). Its version id is the hash of the
+whole document serialised canonically (orjson, keys sorted), so it still changes when any row does.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from .dsld_label import LabelFormatError, _float
 from .model import Label, LabelRow, ServingSize
-from .rowtext import read_row
+from .rowtext import any_interpreted, interpreted, may_name_magnesium, row_kind
 
-# one encoder for every row: json.dumps with arguments builds a new JSONEncoder per call (same output)
-_row_text = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
-
-
-def _is_magnesium(name: str) -> bool:
-    return read_row(name).kind != "none"
+_SORTED = orjson.OPT_SORT_KEYS
+_fallback_text = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
 
-def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | None = None) -> Label:
-    if not isinstance(doc, dict) or "dsld_id" not in doc:
-        raise LabelFormatError("not an ingredient-scanner product: expected an object with 'dsld_id'")
-    serving = doc.get("serving") or {}
-    qty = _float(serving.get("quantity"))
-    rows: list[LabelRow] = []
+def _canonical(value: dict) -> str:
+    """Compact JSON, keys sorted (the row excerpts, and what the version id hashes)."""
+    try:
+        return orjson.dumps(value, option=_SORTED).decode()
+    except orjson.JSONEncodeError:  # integers past 64 bits (read by the stdlib fallback): same text
+        return _fallback_text(value)
+
+
+def _rows(doc: dict, keep: Callable[[str], bool] | None = None) -> list[tuple]:
+    """The label's rows as tuples in ``LabelRow`` field order (row_id, name, depth, parent_id,
+    category, forms, amount, unit, operator, percent_dv, dv_group, serving_order, serving_quantity,
+    section, text); with ``keep``, only the rows whose name it keeps."""
+    rows: list[tuple] = []
     panel_magnesium: str | None = None
     for i, n in enumerate(doc.get("nutrient_panel") or [], start=1):
+        name = n.get("name") or ""
         row_id = f"panel.{i}"
-        if panel_magnesium is None and read_row(n.get("name") or "").kind == "elemental":
+        if panel_magnesium is None and interpreted(name) and row_kind(name) == "elemental":
             panel_magnesium = row_id
-        rows.append(LabelRow(row_id=row_id, name=n.get("name") or "", category="nutrient",
-                             amount=_float(n.get("quantity")), unit=n.get("unit"),
-                             percent_dv=_float(n.get("percent_dv")), serving_order=1,
-                             text=_row_text(n)))
+        if keep and not keep(name):
+            continue
+        rows.append((row_id, name, 0, None, "nutrient", (), _float(n.get("quantity")), n.get("unit"), None,
+                     _float(n.get("percent_dv")), None, 1, None, "active", _canonical(n)))
     stack: list[tuple[int, str, str]] = []  # (depth, row_id, name) of open ancestors
     for i, ing in enumerate(doc.get("ingredients") or [], start=1):
         depth = int(ing.get("depth") or 0)
@@ -45,24 +59,32 @@ def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | No
             stack.pop()
         parent = stack[-1] if stack and stack[-1][0] == depth - 1 else None
         parent_id = parent[1] if parent else None
-        if depth > 0 and panel_magnesium and _is_magnesium(name) and not (parent and _is_magnesium(parent[2])):
+        if depth > 0 and panel_magnesium and row_kind(name) != "none" \
+                and not (parent and row_kind(parent[2]) != "none"):
             parent_id = panel_magnesium  # its real parent was moved to the nutrient panel
         row_id = f"ing.{i}"
-        rows.append(LabelRow(row_id=row_id, name=name, depth=depth, parent_id=parent_id,
-                             category=ing.get("dsld_category"), amount=_float(ing.get("quantity")),
-                             unit=ing.get("unit"), percent_dv=_float(ing.get("percent_dv")),
-                             serving_order=1,
-                             text=_row_text(ing)))
         stack.append((depth, row_id, name))
-    rows.extend(LabelRow(row_id=f"other.{i}", name=o.get("name") or "", category=o.get("dsld_category"),
-                         section="other", text=_row_text(o))
-                for i, o in enumerate(doc.get("other_ingredients") or [], start=1))
+        if keep and not keep(name):
+            continue
+        rows.append((row_id, name, depth, parent_id, ing.get("dsld_category"), (), _float(ing.get("quantity")),
+                     ing.get("unit"), None, _float(ing.get("percent_dv")), None, 1, None, "active", _canonical(ing)))
+    rows.extend((f"other.{i}", o.get("name") or "", 0, None, o.get("dsld_category"), (), None, None, None, None,
+                 None, None, None, "other", _canonical(o))
+                for i, o in enumerate(doc.get("other_ingredients") or [], start=1)
+                if not keep or keep(o.get("name") or ""))
+    return rows
+
+
+def _label(doc: dict, rows: tuple[LabelRow, ...], raw_sha256: str | None, url: str | None) -> Label:
+    """The label (``rows`` as given); its version id hashes the whole document."""
+    serving = doc.get("serving") or {}
+    qty = _float(serving.get("quantity"))
     return Label(
         source="dsld",
         source_id=str(doc["dsld_id"]),
         brand=doc.get("brand"),
         product_name=doc.get("name"),
-        rows=tuple(rows),
+        rows=rows,
         servings=(ServingSize(order=1, min_quantity=qty, max_quantity=_float(serving.get("max_quantity")) or qty,
                               unit=serving.get("unit") or "", min_daily_servings=None, max_daily_servings=None,
                               notes=serving.get("note") or ""),) if serving else (),
@@ -76,4 +98,27 @@ def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | No
         daily_servings_known=False,
         extra={"format": "ingredient-scanner",
                "off_market": bool(doc["off_market"]) if isinstance(doc.get("off_market"), (bool, int)) else None},
+        content_id=hashlib.sha256(_canonical(doc).encode()).hexdigest()[:20],
     )
+
+
+def _checked(doc: Any) -> dict:
+    if not isinstance(doc, dict) or "dsld_id" not in doc:
+        raise LabelFormatError("not an ingredient-scanner product: expected an object with 'dsld_id'")
+    return doc
+
+
+def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | None = None) -> Label:
+    """The label with every row."""
+    doc = _checked(doc)
+    return _label(doc, tuple(LabelRow(*row) for row in _rows(doc)), raw_sha256, url)
+
+
+def read_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | None = None) -> Label:
+    """``parse_flat_product`` for the ingest: a label without a row the interpreter reads comes
+    back with only the rows that may name magnesium (normalize_labels keeps no others of such a
+    label, so it gives the same frames either way)."""
+    doc = _checked(doc)
+    names = [n.get("name") or "" for key in ("nutrient_panel", "ingredients") for n in doc.get(key) or ()]
+    rows = _rows(doc) if any_interpreted(names) else _rows(doc, keep=may_name_magnesium)
+    return _label(doc, tuple(LabelRow(*row) for row in rows), raw_sha256, url)

@@ -14,14 +14,11 @@ decision runs row by row.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import marshal
 import operator
-import typing
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -30,8 +27,8 @@ from . import audit
 from .compounds import CompoundMatch
 from .flags import Flag, Reason
 from .limits import MAX_AMOUNT_MG, SLACK_HIGH, SLACK_LOW
-from .model import Label, LabelRow
-from .rowtext import read_row
+from .model import Label, LabelRow, ServingSize
+from .rowtext import IGNORED_KINDS, read_row
 from .units import compound_to_elemental, to_milligrams
 
 
@@ -49,54 +46,28 @@ class NormalizedBatch:
                 "magnesium_labels": len(self.magnesium_labels), "quarantined": len(self.quarantine)}
 
 
-_VOLATILE = {"raw_sha256", "url", "price", "currency", "extra"}  # where/when/at what price, not what it says
-
-
-def _dataclass_types(hint: object) -> tuple[type, ...]:
-    """Dataclasses a field's type can hold directly or in a tuple/list (``tuple[LabelRow, ...]``)."""
-    found = [hint] if isinstance(hint, type) and is_dataclass(hint) else []
-    for arg in typing.get_args(hint):
-        found.extend(_dataclass_types(arg))
-    return tuple(found)
-
-
-@functools.cache
-def _shape(cls: type) -> tuple[Callable[[Any], tuple], tuple[int, ...]]:
-    """Per class, once: a C-level getter of its kept fields, and which of them hold dataclasses."""
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in fields(cls) if f.name not in _VOLATILE]
-    nested = tuple(i for i, name in enumerate(names) if _dataclass_types(hints.get(name)))
-    getter = operator.attrgetter(*names)
-    return (getter if len(names) > 1 else lambda obj: (getter(obj),)), nested
-
-
-def _plain(value: Any) -> Any:
-    """Dataclass tree -> nested tuples of kept field values (the label's content, in field order).
-
-    One attrgetter call per object and recursion only into fields declared to hold dataclasses:
-    walking every field with is_dataclass() was half of normalise time."""
-    if isinstance(value, (tuple, list)):
-        return tuple(_plain(v) for v in value)
-    if not is_dataclass(value):
-        return value
-    cls: type = type(value)
-    getter, nested = _shape(cls)
-    values = getter(value)
-    if not nested:
-        return values
-    out = list(values)
-    for i in nested:
-        out[i] = _plain(out[i])
-    return tuple(out)
+_VOLATILE = {"raw_sha256", "url", "price", "currency", "extra", "content_id"}  # where/when/at what price
+_KEPT = tuple(f.name for f in fields(Label) if f.name not in _VOLATILE)
+_label_values = operator.attrgetter(*_KEPT)
+_ROWS, _SERVINGS = _KEPT.index("rows"), _KEPT.index("servings")
+ROW_FIELDS = tuple(f.name for f in fields(LabelRow))  # a row's content, in this order (all plain values)
+row_values = operator.attrgetter(*ROW_FIELDS)
+_serving_values = operator.attrgetter(*(f.name for f in fields(ServingSize)))
 
 
 def version_id(label: Label) -> str:
     """Hash of what the label says (not where, when or at what price it was fetched): same label,
-    same id. The canonical form is marshal format version 2 of the field values in declaration
-    order: version 2 writes no back-references, so equal values give equal bytes whatever object
-    identities are shared (3.5x faster than repr, 8x than JSON). Ids changed value once when this
-    replaced JSON of ``_plain`` lists; re-normalising re-keys the warehouse."""
-    return hashlib.sha256(marshal.dumps(_plain(label), 2)).hexdigest()[:20]
+    same id. A front end that hashes its whole document canonically gives that hash
+    (``content_id``). Otherwise the canonical form is marshal format version 2 of the kept field
+    values in declaration order, rows and servings as tuples of their field values (version 2
+    writes no back-references, so equal values give equal bytes whatever object identities are
+    shared; 3.5x faster than repr, 8x than JSON)."""
+    if label.content_id:
+        return label.content_id
+    values = list(_label_values(label))
+    values[_ROWS] = tuple(map(row_values, label.rows))
+    values[_SERVINGS] = tuple(map(_serving_values, label.servings))
+    return hashlib.sha256(marshal.dumps(tuple(values), 2)).hexdigest()[:20]
 
 
 @dataclass
@@ -126,7 +97,7 @@ def _candidates(labels: list[Label]) -> list[list[_Candidate]]:
             if row.section != "active":
                 continue
             reading = read_row(row.name, row.forms)
-            if reading.kind not in ("none", "excipient"):
+            if reading.kind not in IGNORED_KINDS:
                 found.append(_Candidate(row, reading.kind, reading.compounds))
         per_label.append(found)
     _convert(c for cands in per_label for c in cands)

@@ -61,3 +61,6 @@ class Label:
     price: float | None = None
     currency: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
+    # the front end's hash of its canonical serialisation of the whole document, when it has one:
+    # then it is the label's version id (the flat DSLD front end drops rows it need not read)
+    content_id: str | None = None

@@ -40,13 +40,13 @@ def snapshot(env):
 
 def count_parses(monkeypatch) -> list[str]:
     calls: list[str] = []
-    real = pipeline.parse_flat_product
+    real = pipeline.read_flat_product
 
     def counting(doc, **kw):
         calls.append(str(doc.get("dsld_id")))
         return real(doc, **kw)
 
-    monkeypatch.setattr(pipeline, "parse_flat_product", counting)
+    monkeypatch.setattr(pipeline, "read_flat_product", counting)
     return calls
 
 
