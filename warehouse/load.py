@@ -57,6 +57,7 @@ __all__ = [
     "CONTENT_TABLES",
     "load_batch",
     "known_documents",
+    "mark_seen",
 ]
 
 
@@ -295,30 +296,38 @@ def _replace_versions(con, labels_view: str | None) -> dict[str, int]:
     return deleted
 
 
-def known_documents(con: duckdb.DuckDBPyConnection, sha256s: list[str], normalizer_version: str,
-                    *, run_id: int | None = None) -> set[str]:
+def known_documents(con: duckdb.DuckDBPyConnection, sha256s: list[str], normalizer_version: str) -> set[str]:
     """Which of these raw documents are already loaded by this normaliser version (ingest skips
-    them). With ``run_id``, their current label versions are recorded as seen by that run, as a
-    load of the unchanged document would. Runs in the caller's transaction."""
+    them). Reads only: safe on a reader's cursor while another connection loads."""
     if not sha256s:
         return set()
     con.register("_wh_in_shas", pa.table({"sha256": pa.array(sha256s, type=pa.string())}))
     try:
-        known = {row[0] for row in con.execute(
+        return {row[0] for row in con.execute(
             "SELECT DISTINCT l.raw_sha256 FROM labels AS l JOIN _wh_in_shas AS i ON l.raw_sha256 = i.sha256 "
             "WHERE l.normalizer_version = ?", [normalizer_version]).fetchall()}
-        if known and run_id is not None:
-            # named parameters: DuckDB 1.5 binds the FROM subquery before SET
-            con.execute("""
-                UPDATE label_versions AS lv SET last_seen_run_id = $run_id
-                FROM (SELECT DISTINCT l.source, l.source_id, l.version_id FROM labels AS l
-                      JOIN _wh_in_shas AS i ON l.raw_sha256 = i.sha256 WHERE l.normalizer_version = $version) AS k
-                WHERE lv.valid_to IS NULL AND lv.source = k.source AND lv.source_id = k.source_id
-                  AND lv.version_id = k.version_id
-            """, {"run_id": int(run_id), "version": normalizer_version})
     finally:
         con.unregister("_wh_in_shas")
-    return known
+
+
+def mark_seen(con: duckdb.DuckDBPyConnection, sha256s: list[str], normalizer_version: str, run_id: int) -> None:
+    """Record that run ``run_id`` saw these already-loaded documents unchanged: their current label
+    versions get ``last_seen_run_id``, as a load of the unchanged document would do. Runs in the
+    caller's transaction."""
+    if not sha256s:
+        return
+    con.register("_wh_in_shas", pa.table({"sha256": pa.array(sha256s, type=pa.string())}))
+    try:
+        # named parameters: DuckDB 1.5 binds the FROM subquery before SET
+        con.execute("""
+            UPDATE label_versions AS lv SET last_seen_run_id = $run_id
+            FROM (SELECT DISTINCT l.source, l.source_id, l.version_id FROM labels AS l
+                  JOIN _wh_in_shas AS i ON l.raw_sha256 = i.sha256 WHERE l.normalizer_version = $version) AS k
+            WHERE lv.valid_to IS NULL AND lv.source = k.source AND lv.source_id = k.source_id
+              AND lv.version_id = k.version_id
+        """, {"run_id": int(run_id), "version": normalizer_version})
+    finally:
+        con.unregister("_wh_in_shas")
 
 
 def _load_content(con, views: Mapping[str, str], columns: Mapping[str, Mapping[str, str]], stats: LoadStats) -> None:
