@@ -10,19 +10,24 @@ Layout under ``root``::
 sha = sha256 of the *uncompressed* body. Small bodies are packed together into one gzip member of
 about ``BLOCK_BYTES``; a body of ``BLOCK_BYTES`` or more gets a member of its own, compressed on
 the calling thread outside the lock (zlib releases the GIL, so fetch workers compress in
-parallel). Why not one gzip file per body (the old layout) or one WARC record per body: creating a
-file per body cost ~13 s per 10,000 labels, and a deflate stream per 2 KB label costs ~90 us of
-set-up each and compresses to 33 %; 128 KB blocks at level 1 compress at ~100 MB/s to 13 % (numbers
-in docs/benchmarks.md). Random access reads one member (<= ~128 KB decompressed; the last block
+parallel); inside ``bulk()`` one writer thread compresses and writes every member instead. Why not
+one gzip file per body (the old layout) or one WARC record per body: creating a file per body cost
+~13 s per 10,000 labels, and a deflate stream per 2 KB label costs ~90 us of set-up each and
+compresses to 33 %; 128 KB blocks at level 1 compress at ~100 MB/s to 13 % (numbers in
+docs/benchmarks.md). Random access reads one member (<= ~128 KB decompressed; the last block
 read is cached, so reading in archive order decompresses each block once).
 
 Crash safety: a member is written (one unbuffered ``write``, under a file lock so several
 processes can share a segment) before the ``blobs.idx`` records naming it, and those before the
 ``index.jsonl`` lines of their fetches, so after a crash the index only names bodies that are
 stored; unreferenced bytes at a segment's end are harmless. Each put() is durable when it returns,
-except inside ``with archive.bulk():`` (bulk ingest), where small bodies wait for their block and
-index lines are written every 1,000 puts, at the end of the block, on ``records()`` and at exit. A torn ``blobs.idx``
-record or last index line is skipped (with a warning) and repaired on the next append.
+except inside ``with archive.bulk():`` (bulk ingest): there a full block, with the index lines of
+the puts up to it (at most 1,000), goes through a bounded queue to one writer thread, which writes
+member, blob records, index lines in that order, job after job; has() and get() serve the bodies
+still queued, and flush(), ``records()`` and leaving bulk() wait for the writer. If it fails, what
+it had not written is dropped and the error is raised by the next put() or flush() and again on
+leaving bulk(). A torn ``blobs.idx`` record or last index line is skipped (with a warning) and
+repaired on the next append.
 
 An archive written by the one-file-per-body layout (``<sha[:2]>/<sha>.gz``) is migrated on open:
 bodies are copied into a segment (hash-checked), then the old files removed.
@@ -31,12 +36,15 @@ bodies are copied into a segment (hash-checked), then the old files removed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
+import queue
 import struct
 import threading
+import time
 import weakref
 import zlib
 
@@ -61,7 +69,8 @@ SEGMENT_MAX_BYTES = 1 << 30  # rotate segments at 1 GiB: easy to copy, few files
 _BLOB = struct.Struct(">32sIQIII")  # sha256, segment no., member offset, member length, body offset, size
 BLOCK_BYTES = 128 * 1024  # small bodies are packed into members of about this size (uncompressed)
 Location = tuple[int, int, int, int, int]  # segment, member offset, member length, body offset, body size
-_FLUSH_EVERY = 1000  # index lines held before they are written (segment data is flushed first)
+_FLUSH_EVERY = 1000  # in bulk(): index lines held before they go to the writer (with the open block)
+_IN_FLIGHT = 3  # in bulk(): jobs (blocks) waiting for the writer, so memory stays flat
 # Headers that describe the bytes on the wire; bodies are stored decoded, so they are rewritten.
 _WIRE_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
 ORIGINAL_PREFIX = "x-maglabels-original-"
@@ -69,6 +78,10 @@ ORIGINAL_PREFIX = "x-maglabels-original-"
 
 class ArchiveCorruptError(ValueError):
     """A stored blob does not hash to its name."""
+
+
+class ArchiveWriteError(RuntimeError):
+    """The writer thread of bulk() failed (the cause is chained); puts it had not written were dropped."""
 
 
 @dataclass(frozen=True)
@@ -83,17 +96,39 @@ class ArchiveRecord:
     size: int  # bytes of the raw (uncompressed) body
     path: str = ""  # unused since segments (kept so old index lines still load)
 
-    def to_json(self) -> str:
-        data = {"fetched_at": self.fetched_at, "headers": self.headers, "kind": self.kind, "sha256": self.sha256,
-                "size": self.size, "source": self.source, "status": self.status, "url": self.url}
-        return json.dumps(data, ensure_ascii=False)  # keys in sorted order already (asdict was 1/3 of put)
+    def to_json(self, headers_json: str | None = None) -> str:
+        """The index line: exactly json.dumps of the fields (keys sorted, ensure_ascii=False), written
+        out without a dict for the encoder to walk (that was 1/5 of put). ``headers_json``: the
+        headers' JSON when the caller has it already."""
+        if headers_json is None:
+            headers_json = json.dumps(self.headers, ensure_ascii=False)
+        return (f'{{"fetched_at": {_json(self.fetched_at)}, "headers": {headers_json}, "kind": {_json(self.kind)}, '
+                f'"sha256": {_json(self.sha256)}, "size": {_json(self.size)}, "source": {_json(self.source)}, '
+                f'"status": {_json(self.status)}, "url": {_json(self.url)}}}')
 
 
 _RECORD_FIELDS = frozenset(ArchiveRecord.__dataclass_fields__)
+_json_str = json.encoder.encode_basestring  # the str encoder of json.dumps(..., ensure_ascii=False)
+
+
+def _json(value: object) -> str:
+    """json.dumps(value, ensure_ascii=False), quicker for the str / int / None of a record."""
+    if type(value) is str:
+        return _json_str(value)
+    if type(value) is int:
+        return str(value)
+    return "null" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+_now: tuple[int, str] = (0, "")  # the current second and its ISO text (formatting was 1/20 of put)
 
 
 def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    global _now
+    second = int(time.time())
+    if _now[0] != second:
+        _now = (second, datetime.fromtimestamp(second, UTC).isoformat())
+    return _now[1]
 
 
 def _iso_utc(value: str | datetime | None) -> str:
@@ -121,6 +156,28 @@ def stored_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_headers(items: tuple[tuple[str, str], ...], secrets: tuple[str, ...]) -> tuple[dict[str, str], str]:
+    """stored_headers (for a body of size 0) and its JSON; most puts send one of a few header lists."""
+    out = stored_headers(items, secrets, 0)
+    return out, json.dumps(out, ensure_ascii=False)
+
+
+def _headers_and_json(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None, secrets: tuple[str, ...],
+                      body_size: int) -> tuple[dict[str, str], str]:
+    """stored_headers(headers, secrets, body_size) and its JSON (a fresh dict: records never share one)."""
+    items = () if headers is None else tuple(headers.items() if isinstance(headers, Mapping) else headers)
+    try:
+        out, text = _cached_headers(items, secrets)
+    except TypeError:  # an unhashable header value: nothing to cache
+        out = stored_headers(items, secrets, body_size)
+        return out, json.dumps(out, ensure_ascii=False)
+    if ORIGINAL_PREFIX + "content-length" in out:  # the one header that depends on the body
+        out = {**out, "content-length": str(body_size)}
+        return out, json.dumps(out, ensure_ascii=False)
+    return dict(out), text
+
+
 def _scrub_url(url: str, secrets: tuple[str, ...]) -> str:
     if "?" in url or "@" in url:  # query parameters or userinfo: the only places redact_url changes
         url = redact_url(url)
@@ -145,6 +202,9 @@ class _Block:
         self.size += len(body)
 
 
+_Job = tuple[list[tuple[bytes, bytes]], bytes | None, list[bytes]]  # (digest, body) pairs, their member if made, lines
+
+
 class Archive:
     def __init__(self, root: Path | str, *, secrets: Iterable[str] = (), level: int = 1) -> None:
         """``secrets``: literal values (e.g. an API key) scrubbed from archived URLs and headers.
@@ -158,13 +218,19 @@ class Archive:
         self._level = level
         self._lock = threading.RLock()
         self._where: dict[bytes, Location] | None = None
-        self._block = _Block()  # small bodies not yet written (get() serves them from here)
+        # Bodies not on disk yet, served by get(): the open block, then (bulk) those handed to the
+        # writer. A body moves block -> _queued -> _where, each time added before it is removed, so
+        # looking in that order never misses it.
+        self._block = _Block()
+        self._queued: dict[bytes, bytes] = {}
         self._cache: tuple[tuple[int, int], bytes] | None = None  # the last member read, decompressed
-        self._bulk = 0  # > 0 inside bulk(): puts are buffered (blocks, batched index lines)
+        self._bulk = 0  # > 0 inside bulk()
+        self._jobs: queue.Queue[_Job | None] | None = None  # the writer's queue, inside bulk()
+        self._writer: threading.Thread | None = None
+        self._writer_error: BaseException | None = None
         self._segment: IO[bytes] | None = None
         self._segment_no = 0
-        self._blob_lines: list[bytes] = []
-        self._index_lines: list[bytes] = []
+        self._index_lines: list[bytes] = []  # lines of puts whose block is not handed on yet
         self._finalizer = weakref.finalize(self, Archive._close_handles, self.__dict__)
         if any(self.root.glob("[0-9a-f][0-9a-f]/*.gz")):
             migrate_per_file_archive(self)
@@ -178,16 +244,44 @@ class Archive:
 
     @contextlib.contextmanager
     def bulk(self) -> Iterator[Archive]:
-        """Buffer puts (small bodies packed into blocks, index lines written in batches) until the
-        block ends; outside it every put() is durable and visible to other readers when it returns."""
+        """Buffer puts (small bodies packed into blocks, written with their index lines by a writer
+        thread) until the block ends; outside it every put() is durable and visible to other readers
+        when it returns. Leaving it raises ArchiveWriteError if the writer failed (unless another
+        exception is on its way out: then the writer's error is logged)."""
         with self._lock:
             self._bulk += 1
+            if self._jobs is None:
+                self._jobs = queue.Queue(maxsize=_IN_FLIGHT)
+                self._writer = threading.Thread(target=self._write_jobs, args=(self._jobs,),
+                                                name=f"archive-writer {self.root}", daemon=True)
+                self._writer.start()
         try:
             yield self
-        finally:
-            with self._lock:
-                self._bulk -= 1
+        except BaseException:
+            try:
+                self._leave_bulk()
+            except ArchiveWriteError:  # the caller's own exception goes on; this one must not vanish
+                log.error("archive %s: the writer failed too", self.root, exc_info=True)
+            raise
+        self._leave_bulk()
+
+    def _leave_bulk(self) -> None:
+        with self._lock:
+            self._bulk -= 1
+            try:
                 self.flush()
+            finally:
+                if not self._bulk:
+                    self._stop_writer()
+
+    def _stop_writer(self) -> None:
+        """End the writer thread (caller holds the lock; the writer never takes it)."""
+        jobs, writer = self._jobs, self._writer
+        if jobs is None or writer is None:
+            return
+        jobs.put(None)
+        writer.join()
+        self._jobs, self._writer, self._writer_error = None, None, None
 
     def close(self) -> None:
         with self._lock:
@@ -198,10 +292,11 @@ class Archive:
 
     @staticmethod
     def _close_handles(state: dict) -> None:
-        """At garbage collection / interpreter exit: write what is pending (never lose index lines)."""
+        """At garbage collection / interpreter exit: write pending index lines, unless they may name a
+        body not written (then they are dropped, as in a crash)."""
         try:
-            _append_bytes(state["blobs_path"], b"".join(state["_blob_lines"]), record=_BLOB.size)
-            _append_bytes(state["index_path"], b"".join(state["_index_lines"]))
+            if not state["_block"].bodies and not state["_queued"]:
+                _append_bytes(state["index_path"], b"".join(state["_index_lines"]))
             seg = state.get("_segment")
             if seg is not None and not seg.closed:
                 seg.close()
@@ -209,15 +304,21 @@ class Archive:
             pass
 
     def flush(self) -> None:
-        """Make every put() so far durable in order: segment bytes, then blob records, then index lines."""
+        """Make every put() so far durable in order: segment bytes, then blob records, then index
+        lines. Inside bulk(): hand the open block to the writer and wait until it has written all."""
         with self._lock:
+            self._raise_writer_error()
             self._write_block()
-            if self._blob_lines:
-                _append_bytes(self.blobs_path, b"".join(self._blob_lines), record=_BLOB.size)
-                self._blob_lines.clear()
-            if self._index_lines:
-                _append_bytes(self.index_path, b"".join(self._index_lines), record=0)
-                self._index_lines.clear()
+            if self._jobs is not None:
+                self._jobs.join()  # holding the lock is fine: the writer never takes it
+                self._raise_writer_error()
+
+    def _raise_writer_error(self) -> None:
+        """Raise the writer's failure in the caller (holding the lock), and drop the puts not handed on."""
+        if self._writer_error is not None:
+            self._block, self._index_lines = _Block(), []
+            raise ArchiveWriteError(f"archive {self.root}: the writer thread failed; puts it had not written "
+                                    f"were dropped: {self._writer_error!r}") from self._writer_error
 
     # -- locations
     def _locations(self) -> dict[bytes, Location]:
@@ -236,10 +337,16 @@ class Archive:
             self._where = fresh
         return fresh
 
+    def _pending(self, digest: bytes) -> bytes | None:
+        """A body put but not on disk yet (see __init__ for why this order)."""
+        body = self._block.bodies.get(digest)
+        return self._queued.get(digest) if body is None else body
+
     def has(self, sha256: str) -> bool:
-        """Whether a body with this hash is stored (by this Archive, or on disk when it was opened)."""
+        """Whether a body with this hash is stored (by this Archive, or on disk when it was opened), or
+        put and on its way (bulk)."""
         digest = bytes.fromhex(sha256)
-        return digest in self._locations() or digest in self._block.bodies
+        return self._pending(digest) is not None or digest in self._locations()
 
     def segment_path(self, number: int) -> Path:
         return self.segments_dir / f"seg-{number:06d}.gz"
@@ -260,34 +367,69 @@ class Archive:
             return self._open_segment(need)
         return self._segment
 
-    def _write_member(self, bodies: list[tuple[bytes, bytes]], member: bytes) -> None:
-        """Append one member holding ``bodies`` in order (caller holds the lock). A file lock makes
-        the offset right when another process (or Archive on the same root) appends too."""
-        seg = self._open_segment(len(member))
-        fd = seg.fileno()
-        _lock_file(fd)
-        try:
-            offset = os.lseek(fd, 0, os.SEEK_END)
-            seg.write(member)
-        finally:
-            _unlock_file(fd)
-        where, inner = self._locations(), 0
-        for digest, body in bodies:
-            loc = (self._segment_no, offset, len(member), inner, len(body))
-            where[digest] = loc
-            self._blob_lines.append(_BLOB.pack(digest, *loc))
-            inner += len(body)
+    def _write(self, bodies: list[tuple[bytes, bytes]], member: bytes | None, lines: list[bytes]) -> None:
+        """Write ``bodies`` as one member (compressed here unless given), then their blob records,
+        then ``lines``: the crash-safety order. Runs under the lock outside bulk(), and only on the
+        writer thread inside it. A file lock makes the offset right when another process (or
+        Archive on the same root) appends too."""
+        if bodies:
+            if member is None:
+                member = _gzip_member(b"".join(b for _, b in bodies), self._level)
+            seg = self._open_segment(len(member))
+            fd = seg.fileno()
+            _lock_file(fd)
+            try:
+                offset = os.lseek(fd, 0, os.SEEK_END)
+                seg.write(member)
+            finally:
+                _unlock_file(fd)
+            located: list[tuple[bytes, Location]] = []
+            inner = 0
+            for digest, body in bodies:
+                located.append((digest, (self._segment_no, offset, len(member), inner, len(body))))
+                inner += len(body)
+            _append_bytes(self.blobs_path, b"".join(_BLOB.pack(d, *loc) for d, loc in located), record=_BLOB.size)
+            where = self._locations()
+            for digest, loc in located:
+                where[digest] = loc
+                self._queued.pop(digest, None)  # after where: see __init__
+        if lines:
+            _append_bytes(self.index_path, b"".join(lines))
+
+    def _write_jobs(self, jobs: queue.Queue[_Job | None]) -> None:
+        """The writer thread of bulk(): jobs in order until None. After a failure it only drains the
+        queue (so callers never block), dropping the jobs' bodies so has() does not claim them."""
+        while (job := jobs.get()) is not None:
+            try:
+                if self._writer_error is None:
+                    self._write(*job)
+            except BaseException as exc:  # kept for the caller, who raises it
+                self._writer_error = exc
+            finally:
+                if self._writer_error is not None:
+                    for digest, _ in job[0]:
+                        self._queued.pop(digest, None)
+                jobs.task_done()
+
+    def _submit(self, bodies: list[tuple[bytes, bytes]], member: bytes | None, lines: list[bytes]) -> None:
+        """Write now (outside bulk()) or queue for the writer (caller holds the lock; a full queue
+        blocks here, which keeps memory flat)."""
+        if self._jobs is None:
+            self._write(bodies, member, lines)
+            return
+        self._queued.update(bodies)
+        self._jobs.put((bodies, member, lines))
 
     def _write_block(self) -> None:
-        if self._block.bodies:
-            bodies = list(self._block.bodies.items())
-            self._write_member(bodies, _gzip_member(b"".join(b for _, b in bodies), self._level))
-            self._block = _Block()
+        """The open block and the index lines so far: they name only bodies in it or in an earlier job."""
+        if self._block.bodies or self._index_lines:
+            self._submit(list(self._block.bodies.items()), None, self._index_lines)
+            self._block, self._index_lines = _Block(), []
 
     def _store(self, digest: bytes, body: bytes, member: bytes | None) -> None:
         """Store one new body (caller holds the lock): its own member when large, else into the block."""
-        if member is not None:
-            self._write_member([(digest, body)], member)
+        if member is not None or len(body) >= BLOCK_BYTES:
+            self._submit([(digest, body)], member, [])
             return
         self._block.add(digest, body)
         if self._block.size >= BLOCK_BYTES:
@@ -304,23 +446,33 @@ class Archive:
         source: str,
         kind: str,
         fetched_at: str | datetime | None = None,
+        sha256: str | None = None,
     ) -> ArchiveRecord:
-        """Store ``body`` once (by hash) and index this fetch. Thread-safe."""
-        digest = hashlib.sha256(body).digest()
+        """Store ``body`` once (by hash) and index this fetch. Thread-safe.
+
+        ``sha256``: the hex digest of exactly ``body`` when the caller has just computed it; it is
+        trusted (not computed again), and get() still checks every body it reads from disk."""
+        digest = hashlib.sha256(body).digest() if sha256 is None else bytes.fromhex(sha256)
+        if len(digest) != 32:
+            raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
         where = self._locations()
-        big = len(body) >= BLOCK_BYTES and digest not in where
-        member = _gzip_member(body, self._level) if big else None  # large bodies: compressed outside the lock
+        # large bodies get a member of their own, compressed here outside the lock (bulk: by the writer)
+        big = len(body) >= BLOCK_BYTES and self._jobs is None and digest not in where
+        member = _gzip_member(body, self._level) if big else None
+        headers_dict, headers_json = _headers_and_json(headers, self._secrets, len(body))
         record = ArchiveRecord(
-            sha256=digest.hex(), url=_scrub_url(url, self._secrets), status=status,
-            headers=stored_headers(headers, self._secrets, len(body)), fetched_at=_iso_utc(fetched_at),
-            source=source, kind=kind, size=len(body))
-        line = record.to_json().encode("utf-8") + b"\n"
+            sha256=digest.hex(), url=_scrub_url(url, self._secrets), status=status, headers=headers_dict,
+            fetched_at=_iso_utc(fetched_at), source=source, kind=kind, size=len(body))
+        line = record.to_json(headers_json).encode("utf-8") + b"\n"
         with self._lock:
-            if digest not in where and digest not in self._block.bodies:  # another thread may have stored it
+            self._raise_writer_error()
+            if self._pending(digest) is None and digest not in where:  # another thread may have stored it
                 self._store(digest, body, member)
             self._index_lines.append(line)
-            if not self._bulk or len(self._index_lines) >= _FLUSH_EVERY:
+            if self._jobs is None:
                 self.flush()
+            elif len(self._index_lines) >= _FLUSH_EVERY:
+                self._write_block()
         return record
 
     # -- reading
@@ -330,8 +482,7 @@ class Archive:
             digest = bytes.fromhex(sha256)
         except ValueError:
             raise FileNotFoundError(f"no body {sha256!r} in the archive") from None
-        with self._lock:
-            pending = self._block.bodies.get(digest)
+        pending = self._pending(digest)
         if pending is not None:
             return pending
         loc = self._locations().get(digest) or self._reload_locations().get(digest)
@@ -451,7 +602,7 @@ def migrate_per_file_archive(archive: Archive) -> int:
                 if hashlib.sha256(body).digest() != digest:
                     log.warning("%s: body does not hash to its name; left in place", path)
                     continue
-                archive._store(digest, body, _gzip_member(body, archive._level) if len(body) >= BLOCK_BYTES else None)
+                archive._store(digest, body, None)
                 moved += 1
         archive.flush()
         for path in archive.root.glob("[0-9a-f][0-9a-f]/*.gz"):
