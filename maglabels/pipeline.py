@@ -33,7 +33,7 @@ import orjson
 import pandas as pd
 
 from .normalize.version import NORMALIZER_VERSION
-from .scrapers.archive import Archive, ArchiveRecord
+from .scrapers.archive import Archive, ArchiveRecord, ArchiveWriteError
 from .scrapers.files import NOT_A_LABEL, IngestError, RawDocument, json_error, looks_like_flat_label, looks_like_label
 from .settings import Settings
 
@@ -146,11 +146,11 @@ def archive_flat_corpus(archive: Archive, *, skip_ids: Collection[str] = ()) -> 
         if found and found.group(1).decode() in skip_ids:
             continue
         existing = known.get(doc.url)
-        if existing and existing.sha256 == hashlib.sha256(doc.body).hexdigest():
+        if existing and existing.sha256 == doc.sha256:
             records.append(existing)
         else:
             records.append(archive.put(doc.url, None, {"content-type": "application/json"}, doc.body,
-                                       source="dsld", kind=FLAT_KIND))
+                                       source="dsld", kind=FLAT_KIND, sha256=doc.sha256))
     return records
 
 
@@ -196,11 +196,14 @@ def _parse_one(archive: Archive, doc: RawDocument | ArchiveRecord, out: Parsed, 
             if not kind:
                 out.problems.append(DocumentProblem(None, NOT_A_LABEL, doc.url))
                 return
-            record = archive.put(doc.url, None, {"content-type": "application/json"}, body, source="dsld", kind=kind)
+            record = archive.put(doc.url, None, {"content-type": "application/json"}, body, source="dsld", kind=kind,
+                                 sha256=doc.sha256)
         assert record is not None
         records.append(record)
         out.labels.append(_parse_body(body, kind, sha=record.sha256, url=record.url, data=data,
                                       saved=record.status is None))
+    except ArchiveWriteError:  # the archive, not this document, failed: the run fails
+        raise
     except (Exception, RecursionError) as exc:  # one bad document must not lose the rest of the run
         out.problems.append(DocumentProblem(record, f"{type(exc).__name__}: {exc}", doc.url))
 
@@ -237,14 +240,10 @@ def normalize_records(archive: Archive, records: Iterable[RawDocument | ArchiveR
     return batch, parsed.problems, archived
 
 
-def _sha(doc: RawDocument | ArchiveRecord) -> str:
-    return doc.sha256 if isinstance(doc, ArchiveRecord) else hashlib.sha256(doc.body).hexdigest()
-
-
 def _chunk(archive: Archive, items: list[Document], known: KnownFn) -> Chunk:
     errors = [DocumentProblem(None, e.reason, e.path) for e in items if isinstance(e, IngestError)]
     docs = [d for d in items if not isinstance(d, IngestError)]
-    shas = [_sha(d) for d in docs]
+    shas = [d.sha256 for d in docs]
     loaded = known(shas)
     todo: list[RawDocument | ArchiveRecord] = []
     kept: list[ArchiveRecord] = []  # fetch records of skipped documents that were archived already
@@ -255,7 +254,7 @@ def _chunk(archive: Archive, items: list[Document], known: KnownFn) -> Chunk:
             kept.append(doc)
         elif not archive.has(sha):  # loaded, but the archive lost it (e.g. a new data dir): keep it
             archive.put(doc.url, None, {"content-type": "application/json"}, doc.body, source="dsld",
-                        kind=FLAT_KIND if b'"dsld_id"' in doc.body else "label")
+                        kind=FLAT_KIND if b'"dsld_id"' in doc.body else "label", sha256=sha)
     if not todo and not errors:
         return Chunk(empty_batch(), kept, [], documents=len(items), skipped=len(docs))
     batch, problems, records = normalize_records(archive, todo)
@@ -275,7 +274,8 @@ def stream_chunks(archive: Archive, documents: Iterable[Document], *, known: Kno
 def documents_frame(records: list[ArchiveRecord]) -> pd.DataFrame:
     """Archive records as the warehouse's raw_documents rows."""
     return pd.DataFrame.from_records(
-        [{"sha256": r.sha256, "url": r.url, "status": r.status, "headers": json.dumps(r.headers, sort_keys=True),
+        [{"sha256": r.sha256, "url": r.url, "status": r.status,
+          "headers": orjson.dumps(r.headers, option=orjson.OPT_SORT_KEYS).decode(),
           "fetched_at": r.fetched_at, "source": r.source, "kind": r.kind, "size": r.size} for r in records],
         columns=["sha256", "url", "status", "headers", "fetched_at", "source", "kind", "size"],
     )

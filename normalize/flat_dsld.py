@@ -120,5 +120,9 @@ def read_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | Non
     label, so it gives the same frames either way)."""
     doc = _checked(doc)
     names = [n.get("name") or "" for key in ("nutrient_panel", "ingredients") for n in doc.get(key) or ()]
-    rows = _rows(doc) if any_interpreted(names) else _rows(doc, keep=may_name_magnesium)
+    if any_interpreted(names):
+        rows = _rows(doc)
+    else:
+        names += [o.get("name") or "" for o in doc.get("other_ingredients") or ()]
+        rows = _rows(doc, keep=may_name_magnesium) if may_name_magnesium("\n".join(names)) else []
     return _label(doc, tuple(LabelRow(*row) for row in rows), raw_sha256, url)

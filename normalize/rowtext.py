@@ -111,13 +111,13 @@ def row_kind(name: str) -> str:
 # Every name the interpreter reads contains one of these once lower-cased: the kinds other than
 # none/excipient need "magnes", "epsom" or "magtein" in the simplified base name, or an elemental
 # name ("magnesium ...", "mg"), and neither split_sources nor simplify ever joins characters.
-_TRIGGERS = ("magnes", "epsom", "magtein", "mg")
+# Matched case-insensitively (re.I also matches a few non-ASCII look-alikes: more, never fewer).
+_TRIGGER = re.compile("magnes|epsom|magtein|mg", re.I)
 
 
 def may_name_magnesium(text: str) -> bool:
     """False when ``read_row`` of this text (without DSLD forms) is certainly "none"."""
-    lower = text.lower()
-    return any(t in lower for t in _TRIGGERS)
+    return _TRIGGER.search(text) is not None
 
 
 def interpreted(name: str) -> bool:

@@ -17,11 +17,12 @@ goes on. A truncated ``.jsonl.gz`` keeps the lines read before the damage.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,10 @@ class RawDocument:
     url: str
     body: bytes
     data: Any = None  # the parsed JSON when reading needed it anyway (array elements), else None
+    sha256: str = field(init=False)  # of the body, computed once: the skip check and the archive need it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.body).hexdigest())
 
 
 def _expand(paths: Iterable[Path | str], suffixes: tuple[str, ...]) -> Iterator[Path | IngestError]:

@@ -44,12 +44,11 @@ def test_the_ingest_reading_gives_the_same_frames_as_the_full_parse(docs, batche
 
 def test_labels_without_a_magnesium_row_keep_their_labels_row_and_only_the_rows_naming_magnesium(docs, batches):
     fast, _ = batches
-    read = {str(d["dsld_id"]): read_flat_product(d) for d in docs}
     stored = fast.ingredient_rows.groupby("source_id")["name"].apply(list).to_dict()
     with_summary = set(fast.magnesium_labels.source_id)
     excipient_only = 0
-    for source_id, label in read.items():
-        full = parse_flat_product(next(d for d in docs if str(d["dsld_id"]) == source_id))
+    for doc in docs:
+        source_id, full = str(doc["dsld_id"]), parse_flat_product(doc)
         if source_id in with_summary:
             assert len(stored[source_id]) == len(full.rows)  # every row behind a figure
             continue
@@ -57,7 +56,7 @@ def test_labels_without_a_magnesium_row_keep_their_labels_row_and_only_the_rows_
         assert sorted(stored.get(source_id, [])) == sorted(naming), source_id
         excipient_only += bool(naming)
     assert excipient_only > 20  # magnesium stearate as an excipient: kept, never counted
-    assert set(fast.labels.source_id) == set(read)
+    assert set(fast.labels.source_id) == {str(d["dsld_id"]) for d in docs}
 
 
 def test_the_flat_version_id_hashes_the_whole_document_canonically(docs):
