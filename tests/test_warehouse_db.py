@@ -183,3 +183,37 @@ def test_migration_files_numbered():
     assert [m.version for m in migs] == sorted({m.version for m in migs})
     assert migs[0].version == 1
     assert all(name.endswith(".sql") for name, _ in db.view_files())
+
+
+def test_008_keeps_ingredient_rows_and_drops_their_primary_key(db_path, monkeypatch):
+    from maglabels.normalize.batch import normalize_labels
+
+    from tests.realdata import dsld_label
+
+    # a warehouse written before 008, holding real rows
+    every = db.migrations()
+    monkeypatch.setattr(db, "migrations", lambda: [m for m in every if m.version < 8])
+    old = warehouse.connect(db_path)
+    batch = normalize_labels([dsld_label("49495"), dsld_label("246811")])
+    warehouse.load_batch(old, batch, run_id=warehouse.start_run(old, "before 008"))
+    pk = ("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'ingredient_rows' "
+          "AND constraint_type = 'PRIMARY KEY'")
+    columns = ("SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+               "WHERE table_name = 'ingredient_rows' ORDER BY ordinal_position")
+    assert old.execute(pk).fetchone() == (1,)
+    before, before_columns = snapshot(old, exclude=("schema_migrations",)), old.execute(columns).fetchall()
+    old.close()
+    monkeypatch.undo()
+
+    c = warehouse.connect(db_path)
+    try:
+        assert db.schema_version(c) == 8 and c.execute(pk).fetchone() == (0,)
+        assert c.execute(columns).fetchall() == before_columns  # same columns, NOT NULLs kept
+        assert snapshot(c, exclude=("schema_migrations",)) == before  # every row kept
+        assert len(before["ingredient_rows"]) == len(batch.ingredient_rows)
+        # the loader holds the key now: loading the same labels again adds no row
+        stats = warehouse.load_batch(c, batch, run_id=warehouse.start_run(c, "after 008"))
+        assert stats.inserted["ingredient_rows"] == 0
+        assert c.execute("SELECT count(*) FROM ingredient_rows").fetchone()[0] == len(batch.ingredient_rows)
+    finally:
+        c.close()

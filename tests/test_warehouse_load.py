@@ -257,6 +257,7 @@ def _assert_failure_leaves_state(con, batch, exc_type, match=None, documents_df=
     assert con.execute("SELECT status FROM scrape_runs WHERE run_id = ?", [run_id]).fetchone() == ("failed",)
     # no leftover registrations, connection usable, not inside a transaction
     assert not [v for (v,) in con.execute("SELECT view_name FROM duckdb_views() WHERE view_name LIKE '_wh_in_%'").fetchall()]
+    assert not con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()  # _wh_versions
     con.begin()
     con.rollback()
 
@@ -365,3 +366,105 @@ def test_renormalising_unchanged_labels_replaces_their_derived_rows(con):
     assert after["label_flags"] == before["label_flags"] + 1
     assert {k: v for k, v in after.items() if k not in ("label_flags", "scrape_runs")} == \
         {k: v for k, v in before.items() if k not in ("label_flags", "scrape_runs")}
+
+
+# ------------------------------------------------------------------------------------------
+# content decided per label version; natural keys held by the loader (008: no primary key)
+
+
+KEY_COLUMNS = ["source", "source_id", "version_id"]
+
+
+def _real_batch(ids=("49495", "246811"), normalizer_version="nv-test-1"):
+    """Real DSLD labels through the real normaliser, stamped as the pipeline stamps them."""
+    from maglabels.normalize.batch import normalize_labels
+
+    from tests.realdata import dsld_label
+
+    batch = normalize_labels([dsld_label(i) for i in ids])
+    batch.labels["normalizer_version"] = normalizer_version
+    return batch
+
+
+def _with_extra_flag(batch):
+    key = batch.labels.loc[batch.labels.source_id == "49495", KEY_COLUMNS].iloc[0].to_dict()
+    batch.label_flags = pd.concat([batch.label_flags, pd.DataFrame([{**key, "flag": "dv_mismatch",
+                                                                      "reason": "new rule"}])], ignore_index=True)
+    return batch
+
+
+def test_versions_stored_by_this_normaliser_get_none_of_their_rows(con):
+    warehouse.load_batch(con, _real_batch(), run_id=warehouse.start_run(con, "first"))
+    before = snapshot(con, exclude=("scrape_runs", "label_versions"))
+    # same versions, same normaliser version: decided per version, so even a row the warehouse
+    # lacks is not inserted (that normaliser version already produced these versions' rows)
+    stats = warehouse.load_batch(con, _with_extra_flag(_real_batch()), run_id=warehouse.start_run(con, "again"))
+    assert all(n == 0 for n in stats.inserted.values()) and stats.unchanged_versions == 2
+    assert snapshot(con, exclude=("scrape_runs", "label_versions")) == before
+    # a new normaliser version: the versions are stale, their rows replaced (one flag more)
+    stats = warehouse.load_batch(con, _with_extra_flag(_real_batch(normalizer_version="nv-test-2")),
+                                 run_id=warehouse.start_run(con, "improved"))
+    assert stats.inserted["label_flags"] == 1 and stats.inserted["ingredient_rows"] == 0
+    after = counts(con)
+    assert after["label_flags"] == len(before["label_flags"]) + 1
+    assert after["ingredient_rows"] == len(before["ingredient_rows"])
+    assert con.execute("SELECT DISTINCT normalizer_version FROM labels").fetchall() == [("nv-test-2",)]
+
+
+def test_overlapping_chunks_store_every_natural_key_once(con):
+    # 246811 is in both chunks of the run; the warehouse must equal one load of the three labels
+    run_id = warehouse.start_run(con, "chunks")
+    warehouse.load_batch(con, _real_batch(("49495", "246811")), run_id=run_id)
+    stats = warehouse.load_batch(con, _real_batch(("246811", "220884")), run_id=run_id)
+    assert stats.inserted["labels"] == 1 and stats.unchanged_versions == 1
+    once = warehouse.connect(":memory:")
+    try:
+        warehouse.load_batch(once, _real_batch(("49495", "246811", "220884")), run_id=warehouse.start_run(once, "one"))
+        chunked, whole = snapshot(con), snapshot(once)
+    finally:
+        once.close()
+    for table in CONTENT:
+        assert chunked[table] == whole[table], table
+    for table, spec in load_mod.CONTENT_TABLES.items():
+        key = ", ".join(spec.key)
+        assert not con.execute(f"SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1").fetchall(), table
+    assert counts(con)["ingredient_rows"] > 100  # real panels, not a toy
+
+
+def test_unreadable_documents_are_quarantined_once(con):
+    # a real label file cut short: the pipeline's quarantine row has a sha-prefix version_id and
+    # no labels row, so the loader checks it row by row
+    import json
+
+    from maglabels.scrapers.files import json_error
+
+    from maglabels.pipeline import DocumentProblem, problem_rows
+    from tests.realdata import LABEL_DIR
+
+    try:
+        json.loads((LABEL_DIR / "49495.json").read_bytes()[:300])
+    except ValueError as exc:
+        lost = problem_rows([DocumentProblem(None, json_error(exc), "labels/49495-cut.json")])
+
+    def batch():
+        b = _real_batch()
+        b.quarantine = pd.concat([b.quarantine, lost], ignore_index=True)
+        return b
+
+    first = warehouse.load_batch(con, batch(), run_id=warehouse.start_run(con, "first"))
+    assert first.quarantined == len(_real_batch().quarantine) + 1
+    again = warehouse.load_batch(con, batch(), run_id=warehouse.start_run(con, "again"))
+    alone = warehouse.load_batch(
+        con, SimpleBatch(quarantine=lost), run_id=warehouse.start_run(con, "alone"))
+    assert again.quarantined == 0 and alone.quarantined == 0
+    rows = con.execute("SELECT source, reason FROM quarantine WHERE reason_code = 'unreadable_document'").fetchall()
+    assert rows == [("file", lost.reason[0])] and rows[0][1].startswith("invalid JSON")
+    assert counts(con)["quarantine"] == first.quarantined
+
+
+class SimpleBatch:
+    """A batch with only some frames filled (the others empty)."""
+
+    def __init__(self, **frames: pd.DataFrame) -> None:
+        for name in CONTENT:
+            setattr(self, name, frames.get(name, pd.DataFrame()))

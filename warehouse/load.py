@@ -7,11 +7,17 @@ exception re-raised, so the caller can record the run as failed with ``finish_ru
 
 Idempotency
     * Content (labels, ingredient_rows, magnesium_facts, magnesium_labels, label_flags,
-      quarantine) is stored per label version. A load first DELETEs the stored rows of every
-      label version its batch carries (``_replace_versions``), then inserts the batch's rows, so
-      re-normalising an unchanged label with improved code replaces its derived rows, and
-      re-loading the same batch leaves the same rows (no duplicates). Inside one batch, rows
-      with the same natural key (see ``CONTENT_TABLES``) are inserted once (the first one).
+      quarantine) is stored per label version, decided per version of the batch from the labels
+      table alone (``_classify_versions``): a version stored by the batch's normaliser version
+      gets none of its rows inserted; a stale one (stored by another normaliser version, or the
+      batch does not say which made it) has its stored rows DELETEd first, so re-normalising an
+      unchanged label with improved code replaces its derived rows; a new or stale version gets
+      all its rows. Inside one batch, rows with the same natural key (see ``CONTENT_TABLES``) are
+      inserted once (the first one). So the loader guarantees the natural keys without looking
+      rows up in the large tables (008 dropped ingredient_rows' primary key): its cost follows
+      the batch, not the warehouse. Rows without a label version in the batch (quarantined
+      unreadable documents: version_id is a prefix of the document's sha256 and there is no
+      labels row) are checked row by row against their table, so re-loading adds none twice.
     * History (``label_versions``), per (source, source_id) in the batch:
         - current version == incoming version: only ``last_seen_run_id`` is bumped;
         - current version differs: it is closed (``valid_to = now``) and the incoming version
@@ -181,29 +187,45 @@ def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]
 # SQL helpers
 
 
-def _insert_new(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    view: str,
-    columns: Mapping[str, str],
-    key: tuple[str, ...],
-) -> int:
-    """INSERT rows of ``view`` whose key is not in ``table`` (first occurrence per key)."""
+def _insert_sql(table: str, view: str, columns: Mapping[str, str], key: tuple[str, ...], where: str) -> str:
+    """INSERT the rows of ``view`` that pass ``where`` (alias ``i``), the first occurrence per key."""
     cols = ", ".join(q(c) for c in columns)
     casts = ", ".join(f"CAST(i.{q(c)} AS {t}) AS {q(c)}" for c, t in columns.items())
     part = ", ".join(q(k) for k in key)
-    match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM CAST(i.{q(k)} AS {columns[k]})" for k in key)
-    sql = f"""
+    return f"""
         INSERT INTO {q(table)} ({cols})
         SELECT {casts}
         FROM (
             SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY {POS}) AS _wh_rn
             FROM {q(view)}
         ) AS i
-        WHERE i._wh_rn = 1
-          AND NOT EXISTS (SELECT 1 FROM {q(table)} AS t WHERE {match})
+        WHERE i._wh_rn = 1 AND {where}
     """
-    return int(con.execute(sql).fetchall()[0][0])
+
+
+def _version_match(alias: str) -> str:
+    """``alias`` (a _wh_versions row) is the label version of the incoming row ``i``."""
+    return " AND ".join(f"{alias}.{q(k)} = CAST(i.{q(k)} AS VARCHAR)" for k in _VERSION_KEY)
+
+
+def _insert_new(con, table: str, view: str, columns: Mapping[str, str], key: tuple[str, ...]) -> int:
+    """INSERT the rows of ``view`` that the warehouse does not hold yet (see "Idempotency").
+
+    Rows of a label version of the batch: all of them when the version is new or stale (stale
+    rows were deleted first), none when it is stored by this normaliser version; no look-up in
+    ``table``, so the cost follows the chunk, not the table. Rows without a label version in
+    the batch (quarantined unreadable documents) are checked row by row against ``table``.
+    """
+    written = int(con.execute(_insert_sql(table, view, columns, key, f"""
+        EXISTS (SELECT 1 FROM _wh_versions AS v WHERE {_version_match('v')} AND v.state <> 'stored')
+    """)).fetchall()[0][0])
+    orphans = f"NOT EXISTS (SELECT 1 FROM _wh_versions AS v WHERE {_version_match('v')})"
+    if con.execute(f"SELECT count(*) FROM {q(view)} AS i WHERE {orphans}").fetchone()[0]:
+        match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM CAST(i.{q(k)} AS {columns[k]})" for k in key)
+        written += int(con.execute(_insert_sql(table, view, columns, key, f"""
+            {orphans} AND NOT EXISTS (SELECT 1 FROM {q(table)} AS t WHERE {match})
+        """)).fetchall()[0][0])
+    return written
 
 
 def _incoming_sql(view: str) -> str:
@@ -256,43 +278,45 @@ def _load_documents(con, view: str, run_id: int, stats: LoadStats) -> None:
     )
 
 
-def _stale_versions_sql(labels_view: str) -> str:
-    """Versions of the batch whose stored rows came from another normaliser version (or whose
-    batch does not say which version made it): their derived rows are replaced."""
-    return f"""
-        SELECT CAST(i.source AS VARCHAR) AS source, CAST(i.source_id AS VARCHAR) AS source_id,
-               CAST(i.version_id AS VARCHAR) AS version_id
-        FROM {q(labels_view)} AS i
-        WHERE i.normalizer_version IS NULL OR NOT EXISTS (
-            SELECT 1 FROM labels AS l
-            WHERE l.source = CAST(i.source AS VARCHAR) AND l.source_id = CAST(i.source_id AS VARCHAR)
-              AND l.version_id = CAST(i.version_id AS VARCHAR)
-              AND l.normalizer_version = CAST(i.normalizer_version AS VARCHAR))
-    """
-
-
-def _replace_versions(con, labels_view: str | None) -> dict[str, int]:
-    """Drop what is stored for the batch's label versions that the current normaliser has not
-    produced, so re-normalising with improved code (a new ``NORMALIZER_VERSION``) replaces the
-    derived rows (a version is the label's content, not the interpreter's output). Versions
-    stored by the same normaliser version are left alone: unchanged rows are neither deleted nor
-    re-inserted. Returns the rows deleted per table."""
-    deleted = dict.fromkeys(CONTENT_TABLES, 0)
+def _classify_versions(con, labels_view: str | None) -> None:
+    """TEMP TABLE ``_wh_versions``: each label version of the batch and its state: 'stored' (the
+    labels table holds it from this batch's normaliser version), 'stale' (stored by another
+    normaliser version, or the batch does not say which made it) or 'new'. Reads only the
+    labels table (one row per version)."""
     if not labels_view:
+        con.execute("CREATE OR REPLACE TEMP TABLE _wh_versions "
+                    "(source VARCHAR, source_id VARCHAR, version_id VARCHAR, state VARCHAR)")
+        return
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _wh_versions AS
+        SELECT i.source, i.source_id, i.version_id,
+               CASE WHEN count(l.version_id) = 0 THEN 'new'
+                    WHEN bool_and(coalesce(i.normalizer_version = l.normalizer_version, false)) THEN 'stored'
+                    ELSE 'stale' END AS state
+        FROM (SELECT CAST(source AS VARCHAR) AS source, CAST(source_id AS VARCHAR) AS source_id,
+                     CAST(version_id AS VARCHAR) AS version_id,
+                     CAST(normalizer_version AS VARCHAR) AS normalizer_version
+              FROM {q(labels_view)}) AS i
+        LEFT JOIN labels AS l
+          ON l.source = i.source AND l.source_id = i.source_id AND l.version_id = i.version_id
+        GROUP BY i.source, i.source_id, i.version_id
+    """)
+
+
+def _delete_stale(con) -> dict[str, int]:
+    """Drop what is stored for the batch's stale label versions, so re-normalising with improved
+    code (a new ``NORMALIZER_VERSION``) replaces the derived rows (a version is the label's
+    content, not the interpreter's output). Returns the rows deleted per table."""
+    deleted = dict.fromkeys(CONTENT_TABLES, 0)
+    if not con.execute("SELECT count(*) FROM _wh_versions WHERE state = 'stale'").fetchone()[0]:
         return deleted
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _wh_stale AS {_stale_versions_sql(labels_view)}")
-    try:
-        if not con.execute("SELECT count(*) FROM _wh_stale").fetchone()[0]:
-            return deleted
-        for table in CONTENT_TABLES:
-            deleted[table] = int(con.execute(f"""
-                DELETE FROM {q(table)} AS t
-                WHERE EXISTS (SELECT 1 FROM _wh_stale AS i
-                              WHERE t.source = i.source AND t.source_id = i.source_id
-                                AND t.version_id = i.version_id)
-            """).fetchall()[0][0])
-    finally:
-        con.execute("DROP TABLE IF EXISTS _wh_stale")
+    for table in CONTENT_TABLES:
+        deleted[table] = int(con.execute(f"""
+            DELETE FROM {q(table)} AS t
+            WHERE EXISTS (SELECT 1 FROM _wh_versions AS v
+                          WHERE v.state = 'stale' AND t.source = v.source AND t.source_id = v.source_id
+                            AND t.version_id = v.version_id)
+        """).fetchall()[0][0])
     return deleted
 
 
@@ -331,11 +355,14 @@ def mark_seen(con: duckdb.DuckDBPyConnection, sha256s: list[str], normalizer_ver
 
 
 def _load_content(con, views: Mapping[str, str], columns: Mapping[str, Mapping[str, str]], stats: LoadStats) -> None:
-    deleted = _replace_versions(con, views.get("labels"))
+    _classify_versions(con, views.get("labels"))
+    deleted = _delete_stale(con)
     for table, spec in CONTENT_TABLES.items():
         view = views.get(table)
         written = _insert_new(con, table, view, columns[table], spec.key) if view else 0
         stats.inserted[table] = max(written - deleted[table], 0)  # net new rows
+    # not in a finally: after an error the transaction is aborted, and its rollback drops it
+    con.execute("DROP TABLE _wh_versions")
 
 
 def _update_history(con, labels_view: str | None, run_id: int, now: datetime, stats: LoadStats) -> None:
