@@ -137,6 +137,7 @@ def _matchers():
     )
 
 
+@lru_cache(maxsize=1 << 16)
 def simplify(text: str) -> str:
     """Lower-case label text with trademarks, punctuation and hyphen spellings folded."""
     t = text.lower()

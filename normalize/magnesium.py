@@ -28,7 +28,7 @@ from .compounds import CompoundMatch
 from .flags import Flag, Reason
 from .limits import MAX_AMOUNT_MG, SLACK_HIGH, SLACK_LOW
 from .model import Label, LabelRow, ServingSize
-from .rowtext import IGNORED_KINDS, read_row
+from .rowtext import IGNORED_KINDS, may_name_magnesium, read_row
 from .units import compound_to_elemental, to_milligrams
 
 
@@ -94,8 +94,8 @@ def _candidates(labels: list[Label]) -> list[list[_Candidate]]:
     for label in labels:
         found = []
         for row in label.rows:
-            if row.section != "active":
-                continue
+            if row.section != "active" or not (row.forms or may_name_magnesium(row.name)):
+                continue  # the prefilter spares reading the many names that cannot be magnesium
             reading = read_row(row.name, row.forms)
             if reading.kind not in IGNORED_KINDS:
                 found.append(_Candidate(row, reading.kind, reading.compounds))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from .model import Label
 
 
+@lru_cache(maxsize=1 << 14)  # brands repeat across labels
 def _norm(text: str | None) -> str:
     folded = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
     folded = re.sub(r"[®™©]|\b(?:inc|llc|ltd|co)\b\.?", " ", folded)

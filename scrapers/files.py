@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import logging
 import zlib
@@ -94,14 +95,30 @@ def loads(body: bytes | str) -> Any:
         raise ValueError(json_error(exc)) from None
 
 
+def _lines(fh: io.BufferedIOBase, block: int = 1 << 22) -> Iterator[bytes]:
+    """The lines of a binary stream without their newline, read 4 MiB at a time (iterating a
+    GzipFile line by line costs ~5 us per line in its readline)."""
+    rest = bytearray()  # the unfinished line (grows without copying when a line spans blocks)
+    while chunk := fh.read(block):
+        lines = chunk.split(b"\n")
+        rest += lines[0]
+        if len(lines) == 1:
+            continue
+        yield bytes(rest)
+        yield from lines[1:-1]
+        rest = bytearray(lines[-1])
+    if rest:
+        yield bytes(rest)
+
+
 def _read_lines(path: Path) -> Iterator[RawDocument | IngestError]:
     url = path.as_uri()
     number = 0
     try:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rb") as fh:
-            for number, line in enumerate(fh, start=1):  # noqa: B007 - number is reported on failure
-                body = line.rstrip(b"\r\n")
+            for number, line in enumerate(_lines(fh), start=1):  # noqa: B007 - number is reported on failure
+                body = line.rstrip(b"\r")
                 if body.strip():
                     yield RawDocument(f"{url}#line={number}", body)
     except _GZIP_ERRORS as exc:
