@@ -39,7 +39,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .normalize.magnesium import NormalizedBatch
-    from .normalize.model import Label
+    from .normalize.model import Label, LabelRecord
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,13 @@ def parse_label(doc: Any, **kw: Any) -> Label:
     return parse(doc, **kw)
 
 
-def read_flat_product(doc: Any, **kw: Any) -> Label:
+def read_flat_product(doc: Any, **kw: Any) -> Label | LabelRecord:
     from .normalize.flat_dsld import read_flat_product as read
 
     return read(doc, **kw)
 
 
-def normalize_labels(labels: list[Label]) -> NormalizedBatch:
+def normalize_labels(labels: list[Label | LabelRecord]) -> NormalizedBatch:
     from .normalize.batch import normalize_labels as normalize
 
     return normalize(labels)
@@ -107,7 +107,7 @@ class DocumentProblem:
 
 @dataclass
 class Parsed:
-    labels: list[Label] = field(default_factory=list)
+    labels: list[Label | LabelRecord] = field(default_factory=list)
     problems: list[DocumentProblem] = field(default_factory=list)
 
 
@@ -164,7 +164,7 @@ def loads(body: bytes) -> Any:
 
 
 def _parse_body(body: bytes, kind: str, *, sha: str, url: str, data: object = None,
-                saved: bool = False) -> Label:
+                saved: bool = False) -> Label | LabelRecord:
     if kind == "page":
         from .normalize.html import parse_page  # selectolax only when pages are present
 

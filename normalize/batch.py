@@ -11,7 +11,7 @@ from .compounds import by_key, find_compounds
 from .flags import DoseBasis, Flag, Reason
 from .limits import MAX_DAILY_SERVINGS, MAX_ROW_DEPTH, MAX_SERVING_UNITS, SLACK_HIGH, SLACK_LOW
 from .magnesium import ROW_FIELDS, NormalizedBatch, _candidates, _interpret, _Outcome, row_values, version_id
-from .model import Label
+from .model import Label, LabelRecord, serving_text
 from .product_key import on_market, product_key
 from .rowtext import names_magnesium
 
@@ -192,12 +192,13 @@ def _label_record(label: Label, vid: str) -> dict:
             "url": label.url, "brand": label.brand, "product_name": label.product_name, "upc": label.upc,
             "entry_date": label.entry_date, "dosage_form": label.dosage_form,
             "target_groups": list(label.target_groups),
-            "serving": f"{serving.min_quantity:g} {serving.unit}" if serving and serving.min_quantity else None,
+            "serving": serving_text(serving.min_quantity, serving.unit) if serving else None,
             "servings_per_container": label.servings_per_container, "price": label.price, "currency": label.currency,
             "product_key": product_key(label), "on_market": on_market(label)}
 
 
 _ROW_COLUMNS = contract.columns("ingredient_rows")[len(contract.KEY):]
+_NAME, _FORMS = ROW_FIELDS.index("name"), ROW_FIELDS.index("forms")
 _ROW_AT = [ROW_FIELDS.index(name) for name in _ROW_COLUMNS]  # where each row column sits in a row tuple
 
 
@@ -224,17 +225,19 @@ def _label_problems(label: Label, key: dict) -> list[dict]:
             for row_id in label.extra.get("too_deep") or ()]
 
 
-def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
+def normalize_labels(labels: Iterable[Label | LabelRecord]) -> NormalizedBatch:
     """Interpret every label; the first label seen for a (source, source_id) wins within a batch.
+    A ``LabelRecord`` (a front end's label without a row to interpret) gives its record and rows.
 
     ingredient_rows holds every row of a label with a row the interpreter reads (the rows behind
     every magnesium figure and finding); of any other label only the rows that name magnesium
     (magnesium stearate as an excipient). The rest of those labels (a vitamin D, a fish oil: most
     of the DSLD corpus, ~1.2 M rows) stays in the raw document their labels row points to."""
-    unique: dict[tuple[str, str], Label] = {}
-    for label in labels:
-        unique.setdefault((label.source, label.source_id), label)
-    items = list(unique.values())
+    unique: dict[tuple[str, str], Label | LabelRecord] = {}
+    for item in labels:
+        ident = (item.record["source"], item.record["source_id"]) if isinstance(item, LabelRecord) \
+            else (item.source, item.source_id)
+        unique.setdefault(ident, item)
     label_recs: list[dict] = []
     row_keys: list[tuple[str, str, str]] = []
     all_rows: list[tuple] = []
@@ -242,7 +245,15 @@ def normalize_labels(labels: Iterable[Label]) -> NormalizedBatch:
     summaries: list[dict] = []
     flags: list[dict] = []
     quarantine: list[dict] = []
-    for label, cands in zip(items, _candidates(items), strict=True):
+    candidates = iter(_candidates([item for item in unique.values() if isinstance(item, Label)]))
+    for label in unique.values():
+        if isinstance(label, LabelRecord):
+            label_recs.append(label.record)
+            kept = [r for r in label.rows if names_magnesium(r[_NAME], r[_FORMS])]
+            row_keys.extend([(label.record["source"], label.record["source_id"], label.record["version_id"])] * len(kept))
+            all_rows.extend(kept)
+            continue
+        cands = next(candidates)
         vid = version_id(label)
         key = {"source": label.source, "source_id": label.source_id, "version_id": vid}
         label_recs.append(_label_record(label, vid))

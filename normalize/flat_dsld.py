@@ -21,7 +21,8 @@ from typing import Any
 import orjson
 
 from .dsld_label import LabelFormatError, _float
-from .model import Label, LabelRow, ServingSize
+from .model import Label, LabelRecord, LabelRow, ServingSize, serving_text
+from .product_key import key_of
 from .rowtext import any_interpreted, interpreted, may_name_magnesium, row_kind
 
 _SORTED = orjson.OPT_SORT_KEYS
@@ -75,31 +76,41 @@ def _rows(doc: dict, keep: Callable[[str], bool] | None = None) -> list[tuple]:
     return rows
 
 
-def _label(doc: dict, rows: tuple[LabelRow, ...], raw_sha256: str | None, url: str | None) -> Label:
-    """The label (``rows`` as given); its version id hashes the whole document."""
+def _fields(doc: dict, raw_sha256: str | None, url: str | None) -> dict:
+    """What both readings take from the document besides its rows (Label field names)."""
     serving = doc.get("serving") or {}
+    off = doc.get("off_market")
+    return {"source_id": str(doc["dsld_id"]), "brand": doc.get("brand"), "product_name": doc.get("name"),
+            "raw_sha256": raw_sha256, "url": url, "upc": doc.get("upc") or None,
+            "entry_date": doc.get("entry_date") or None, "dosage_form": doc.get("physical_state"),
+            "target_groups": tuple(doc.get("target_groups") or ()),
+            "servings_per_container": _float(serving.get("per_container")),
+            "content_id": hashlib.sha256(_canonical(doc).encode()).hexdigest()[:20],  # the version id
+            "serving": serving, "off_market": bool(off) if isinstance(off, (bool, int)) else None}
+
+
+def _label(f: dict, rows: tuple[LabelRow, ...]) -> Label:
+    serving, off_market = f.pop("serving"), f.pop("off_market")
     qty = _float(serving.get("quantity"))
     return Label(
-        source="dsld",
-        source_id=str(doc["dsld_id"]),
-        brand=doc.get("brand"),
-        product_name=doc.get("name"),
-        rows=rows,
+        source="dsld", rows=rows, daily_servings_known=False,
         servings=(ServingSize(order=1, min_quantity=qty, max_quantity=_float(serving.get("max_quantity")) or qty,
                               unit=serving.get("unit") or "", min_daily_servings=None, max_daily_servings=None,
                               notes=serving.get("note") or ""),) if serving else (),
-        raw_sha256=raw_sha256,
-        url=url,
-        upc=doc.get("upc") or None,
-        entry_date=doc.get("entry_date") or None,
-        dosage_form=doc.get("physical_state"),
-        target_groups=tuple(doc.get("target_groups") or ()),
-        servings_per_container=_float(serving.get("per_container")),
-        daily_servings_known=False,
-        extra={"format": "ingredient-scanner",
-               "off_market": bool(doc["off_market"]) if isinstance(doc.get("off_market"), (bool, int)) else None},
-        content_id=hashlib.sha256(_canonical(doc).encode()).hexdigest()[:20],
-    )
+        extra={"format": "ingredient-scanner", "off_market": off_market}, **f)
+
+
+def _record(f: dict, rows: list[tuple]) -> LabelRecord:
+    """The labels row ``normalize_labels`` makes of ``_label(f, rows)``, without the Label."""
+    serving, off_market = f["serving"], f["off_market"]
+    return LabelRecord({
+        "source": "dsld", "source_id": f["source_id"], "version_id": f["content_id"], "raw_sha256": f["raw_sha256"],
+        "url": f["url"], "brand": f["brand"], "product_name": f["product_name"], "upc": f["upc"],
+        "entry_date": f["entry_date"], "dosage_form": f["dosage_form"], "target_groups": list(f["target_groups"]),
+        "serving": serving_text(_float(serving.get("quantity")), serving.get("unit") or "") if serving else None,
+        "servings_per_container": f["servings_per_container"], "price": None, "currency": None,
+        "product_key": key_of("dsld", f["source_id"], f["brand"], f["upc"], f["product_name"]),
+        "on_market": None if off_market is None else not off_market}, tuple(rows))
 
 
 def _checked(doc: Any) -> dict:
@@ -111,18 +122,17 @@ def _checked(doc: Any) -> dict:
 def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | None = None) -> Label:
     """The label with every row."""
     doc = _checked(doc)
-    return _label(doc, tuple(LabelRow(*row) for row in _rows(doc)), raw_sha256, url)
+    return _label(_fields(doc, raw_sha256, url), tuple(LabelRow(*row) for row in _rows(doc)))
 
 
-def read_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | None = None) -> Label:
+def read_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | None = None) -> Label | LabelRecord:
     """``parse_flat_product`` for the ingest: a label without a row the interpreter reads comes
-    back with only the rows that may name magnesium (normalize_labels keeps no others of such a
-    label, so it gives the same frames either way)."""
+    back as its labels record with only the rows that may name magnesium (normalize_labels keeps
+    no others of such a label), so the batch is the same either way."""
     doc = _checked(doc)
     names = [n.get("name") or "" for key in ("nutrient_panel", "ingredients") for n in doc.get(key) or ()]
     if any_interpreted(names):
-        rows = _rows(doc)
-    else:
-        names += [o.get("name") or "" for o in doc.get("other_ingredients") or ()]
-        rows = _rows(doc, keep=may_name_magnesium) if may_name_magnesium("\n".join(names)) else []
-    return _label(doc, tuple(LabelRow(*row) for row in rows), raw_sha256, url)
+        return _label(_fields(doc, raw_sha256, url), tuple(LabelRow(*row) for row in _rows(doc)))
+    names += [o.get("name") or "" for o in doc.get("other_ingredients") or ()]
+    rows = _rows(doc, keep=may_name_magnesium) if may_name_magnesium("\n".join(names)) else []
+    return _record(_fields(doc, raw_sha256, url), rows)

@@ -21,6 +21,11 @@ class ServingSize:
     notes: str = ""
 
 
+def serving_text(quantity: float | None, unit: str) -> str | None:
+    """A serving as the labels row gives it: "2 Capsule(s)"; None without a quantity."""
+    return f"{quantity:g} {unit}" if quantity else None
+
+
 @dataclass(frozen=True)
 class LabelRow:
     """One Supplement Facts row (or nested sub-row) exactly as the label gives it."""
@@ -64,3 +69,14 @@ class Label:
     # the front end's hash of its canonical serialisation of the whole document, when it has one:
     # then it is the label's version id (the flat DSLD front end drops rows it need not read)
     content_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """A label without a row the magnesium interpreter reads, as a front end can give it at the
+    cost of its batch rows: the "labels" frame's record (version_id included) and the rows that may
+    name magnesium (``LabelRow`` field tuples; the batch keeps those that do). Building Label
+    objects for the ~100,000 such labels of the DSLD corpus cost more than reading their JSON."""
+
+    record: dict
+    rows: tuple[tuple, ...] = ()

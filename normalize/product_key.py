@@ -24,15 +24,21 @@ def _upc_digits(upc: str | None) -> str | None:
 
 def product_key(label: Label) -> str:
     """'dsld:<lowest related id>', 'upc:<brand>|<digits>' or 'name:<brand>|<name>'."""
-    related = label.extra.get("related_ids") or ()
-    if label.source == "dsld" and related:
-        ids = [int(i) for i in (label.source_id, *related) if str(i).isdigit()]
+    return key_of(label.source, label.source_id, label.brand, label.upc, label.product_name,
+                  label.extra.get("related_ids") or ())
+
+
+def key_of(source: str, source_id: str, brand: str | None, upc: str | None, product_name: str | None,
+           related: tuple | list = ()) -> str:
+    """``product_key`` from the label's values (for a front end that builds no Label)."""
+    if source == "dsld" and related:
+        ids = [int(i) for i in (source_id, *related) if str(i).isdigit()]
         if ids:
             return f"dsld:{min(ids)}"
-    upc = _upc_digits(label.upc)
-    if upc:
-        return f"upc:{_norm(label.brand)}|{upc}"
-    return f"name:{_norm(label.brand)}|{_norm(label.product_name) or label.source + ':' + label.source_id}"
+    digits = _upc_digits(upc)
+    if digits:
+        return f"upc:{_norm(brand)}|{digits}"
+    return f"name:{_norm(brand)}|{_norm(product_name) or source + ':' + source_id}"
 
 
 def on_market(label: Label) -> bool | None:

@@ -14,6 +14,7 @@ from maglabels.normalize import contract
 from maglabels.normalize.batch import normalize_labels
 from maglabels.normalize.flat_dsld import parse_flat_product, read_flat_product
 from maglabels.normalize.magnesium import version_id
+from maglabels.normalize.model import Label, LabelRecord
 from maglabels.normalize.rowtext import IGNORED_KINDS, interpreted, may_name_magnesium, read_row
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsld_flat"
@@ -59,14 +60,20 @@ def test_labels_without_a_magnesium_row_keep_their_labels_row_and_only_the_rows_
     assert set(fast.labels.source_id) == {str(d["dsld_id"]) for d in docs}
 
 
-def test_the_flat_version_id_hashes_the_whole_document_canonically(docs):
-    doc = next(d for d in docs if d.get("other_ingredients") and not parse_flat_product(d).rows[0].amount)
-    vid = version_id(read_flat_product(doc))
+def _version(doc: dict) -> str:
+    read = read_flat_product(doc)
+    return read.record["version_id"] if isinstance(read, LabelRecord) else version_id(read)
+
+
+@pytest.mark.parametrize("magnesium", [False, True])
+def test_the_flat_version_id_hashes_the_whole_document_canonically(docs, magnesium):
+    doc = next(d for d in docs if d.get("other_ingredients") and isinstance(read_flat_product(d), Label) == magnesium)
+    vid = _version(doc)
     reordered = json.loads(json.dumps(dict(reversed(list(doc.items()))), indent=2))
-    assert version_id(read_flat_product(reordered)) == vid  # key order and whitespace are not content
+    assert _version(reordered) == vid  # key order and whitespace are not content
     changed = json.loads(json.dumps(doc))
     changed["other_ingredients"][-1]["name"] += " (changed)"  # a row the warehouse does not store
-    assert version_id(read_flat_product(changed)) != vid
+    assert _version(changed) != vid
     assert version_id(parse_flat_product(doc)) == vid  # both readings: one id
 
 

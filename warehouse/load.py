@@ -171,15 +171,20 @@ class LoadStats:
         return LoadStats(run_id=self.run_id, inserted=inserted, **numbers)
 
 
-def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
-        "AND table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    if not rows:
-        raise RuntimeError(f"warehouse table {table!r} does not exist; was connect() used?")
-    return dict(rows)
+def _table_columns(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, dict[str, str]]:
+    """Column name -> type of each table, in order: one catalog query per load (information_schema
+    per table cost ~0.1 s per chunk)."""
+    found: dict[str, dict[str, str]] = {t: {} for t in tables}
+    for table, column, data_type in con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name IN (SELECT unnest(?)) ORDER BY table_name, column_index",
+        [tables],
+    ).fetchall():
+        found[table][column] = data_type
+    missing = [t for t, cols in found.items() if not cols]
+    if missing:
+        raise RuntimeError(f"warehouse table {missing[0]!r} does not exist; was connect() used?")
+    return found
 
 
 
@@ -453,7 +458,7 @@ def load_batch(
         raise ValueError(f"no scrape run with run_id {run_id}; call start_run() first")
 
     # 1. validate and convert everything before the transaction starts
-    columns = {t: _table_columns(con, t) for t in CONTENT_TABLES}
+    columns = _table_columns(con, list(CONTENT_TABLES))
     arrow: dict[str, pa.Table] = {}
     for table, spec in CONTENT_TABLES.items():
         required = [c for c in columns[table] if c not in spec.optional]
