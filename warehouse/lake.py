@@ -12,7 +12,7 @@ auto-load are switched off, so nothing is ever downloaded at run time.
 What differs from a DuckDB file (DuckLake 1.5 has no constraints, sequences, indexes or
 INSERT ... RETURNING): migrations are run through ``portable_sql`` (PRIMARY KEY, UNIQUE, CHECK,
 sequence defaults, CREATE SEQUENCE and CREATE INDEX are dropped; the load code never relied on
-them: it anti-joins on natural keys), run ids are ``max(run_id) + 1``, and column comments
+them: it de-duplicates by label version and natural key itself), run ids are ``max(run_id) + 1``, and column comments
 cannot be put on views (they go on the derived tables behind the views instead). Data inlining
 is off (``DATA_INLINING_ROW_LIMIT 0``): it reserves the column name ``row_id``, which our tables use.
 """
