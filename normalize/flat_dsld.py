@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -23,7 +22,7 @@ import orjson
 from .dsld_label import LabelFormatError, _float
 from .model import Label, LabelRecord, LabelRow, ServingSize, serving_text
 from .product_key import key_of
-from .rowtext import any_interpreted, interpreted, may_name_magnesium, row_kind
+from .rowtext import IGNORED_KINDS, interpreted, naming_indices, row_kind
 
 _SORTED = orjson.OPT_SORT_KEYS
 _fallback_text = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
@@ -37,23 +36,25 @@ def _canonical(value: dict) -> str:
         return _fallback_text(value)
 
 
-def _rows(doc: dict, keep: Callable[[str], bool] | None = None) -> list[tuple]:
+def _rows(doc: dict, keep: set[int] | None = None) -> list[tuple]:
     """The label's rows as tuples in ``LabelRow`` field order (row_id, name, depth, parent_id,
     category, forms, amount, unit, operator, percent_dv, dv_group, serving_order, serving_quantity,
-    section, text); with ``keep``, only the rows whose name it keeps."""
+    section, text); with ``keep``, only the rows at those positions (panel, ingredients, others)."""
     rows: list[tuple] = []
     panel_magnesium: str | None = None
-    for i, n in enumerate(doc.get("nutrient_panel") or [], start=1):
+    panel = doc.get("nutrient_panel") or []
+    ingredients = doc.get("ingredients") or []
+    for i, n in enumerate(panel, start=1):
         name = n.get("name") or ""
         row_id = f"panel.{i}"
         if panel_magnesium is None and interpreted(name) and row_kind(name) == "elemental":
             panel_magnesium = row_id
-        if keep and not keep(name):
+        if keep is not None and i - 1 not in keep:
             continue
         rows.append((row_id, name, 0, None, "nutrient", (), _float(n.get("quantity")), n.get("unit"), None,
                      _float(n.get("percent_dv")), None, 1, None, "active", _canonical(n)))
     stack: list[tuple[int, str, str]] = []  # (depth, row_id, name) of open ancestors
-    for i, ing in enumerate(doc.get("ingredients") or [], start=1):
+    for i, ing in enumerate(ingredients, start=1):
         depth = int(ing.get("depth") or 0)
         name = ing.get("name") or ""
         while stack and stack[-1][0] >= depth:
@@ -65,14 +66,14 @@ def _rows(doc: dict, keep: Callable[[str], bool] | None = None) -> list[tuple]:
             parent_id = panel_magnesium  # its real parent was moved to the nutrient panel
         row_id = f"ing.{i}"
         stack.append((depth, row_id, name))
-        if keep and not keep(name):
+        if keep is not None and len(panel) + i - 1 not in keep:
             continue
         rows.append((row_id, name, depth, parent_id, ing.get("dsld_category"), (), _float(ing.get("quantity")),
                      ing.get("unit"), None, _float(ing.get("percent_dv")), None, 1, None, "active", _canonical(ing)))
     rows.extend((f"other.{i}", o.get("name") or "", 0, None, o.get("dsld_category"), (), None, None, None, None,
                  None, None, None, "other", _canonical(o))
                 for i, o in enumerate(doc.get("other_ingredients") or [], start=1)
-                if not keep or keep(o.get("name") or ""))
+                if keep is None or len(panel) + len(ingredients) + i - 1 in keep)
     return rows
 
 
@@ -131,8 +132,9 @@ def read_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | Non
     no others of such a label), so the batch is the same either way."""
     doc = _checked(doc)
     names = [n.get("name") or "" for key in ("nutrient_panel", "ingredients") for n in doc.get(key) or ()]
-    if any_interpreted(names):
-        return _label(_fields(doc, raw_sha256, url), tuple(LabelRow(*row) for row in _rows(doc)))
+    active = len(names)
     names += [o.get("name") or "" for o in doc.get("other_ingredients") or ()]
-    rows = _rows(doc, keep=may_name_magnesium) if may_name_magnesium("\n".join(names)) else []
-    return _record(_fields(doc, raw_sha256, url), rows)
+    hits = naming_indices(names)
+    if any(i < active and row_kind(names[i]) not in IGNORED_KINDS for i in hits):
+        return _label(_fields(doc, raw_sha256, url), tuple(LabelRow(*row) for row in _rows(doc)))
+    return _record(_fields(doc, raw_sha256, url), _rows(doc, keep=hits) if hits else [])

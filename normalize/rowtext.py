@@ -6,6 +6,8 @@ separately) and HTML rows (whose forms sit in the name).
 """
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -127,9 +129,15 @@ def interpreted(name: str) -> bool:
     return may_name_magnesium(name) and row_kind(name) not in IGNORED_KINDS
 
 
-def any_interpreted(names: list[str]) -> bool:
-    """Whether the interpreter reads any of these row names (one trigger search for the lot first)."""
-    return may_name_magnesium("\n".join(names)) and any(map(interpreted, names))
+def naming_indices(names: list[str]) -> set[int]:
+    """Positions of the names that may name magnesium (``may_name_magnesium``), found by one
+    search over them all (a trigger is letters only, so a match never spans two names)."""
+    joined = "\n".join(names)
+    hits = [m.start() for m in _TRIGGER.finditer(joined)]
+    if not hits:
+        return set()
+    starts = list(itertools.accumulate((len(n) + 1 for n in names), initial=0))
+    return {bisect.bisect_right(starts, at) - 1 for at in hits}
 
 
 def names_magnesium(name: str, forms: tuple[str, ...] = ()) -> bool:

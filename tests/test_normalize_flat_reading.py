@@ -15,7 +15,7 @@ from maglabels.normalize.batch import normalize_labels
 from maglabels.normalize.flat_dsld import parse_flat_product, read_flat_product
 from maglabels.normalize.magnesium import version_id
 from maglabels.normalize.model import Label, LabelRecord
-from maglabels.normalize.rowtext import IGNORED_KINDS, interpreted, may_name_magnesium, read_row
+from maglabels.normalize.rowtext import IGNORED_KINDS, interpreted, may_name_magnesium, naming_indices, read_row
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsld_flat"
 
@@ -97,3 +97,8 @@ _WORDS = st.sampled_from(["Magnesium", "magnesium", "Mg", "MG", "Epsom", "Magtei
 def test_a_name_without_a_trigger_is_never_read_as_magnesium(name):
     if not may_name_magnesium(name):
         assert read_row(name).kind in IGNORED_KINDS
+
+
+@given(st.lists(st.lists(st.one_of(_WORDS, st.text(max_size=6)), max_size=5).map(" ".join), max_size=12))
+def test_one_search_finds_exactly_the_names_that_may_name_magnesium(names):
+    assert naming_indices(names) == {i for i, name in enumerate(names) if may_name_magnesium(name)}
