@@ -109,11 +109,12 @@ def load_documents(con, run_id: int, documents, counts: dict, *, archive=None) -
     """Normalise and load ``documents`` (archive records, files' documents or their errors) chunk by
     chunk inside the caller's transaction; add to ``counts``; return the lost documents' problems."""
     archive = archive or pipeline.open_archive()
-    tx = con if per_chunk_commits(con) else _OneTransaction(con)
+    per_chunk = per_chunk_commits(con)
+    tx = con if per_chunk else _OneTransaction(con)
     reader = con.cursor()  # its own transaction: never used by two threads at once
     catalog, schema = con.execute("SELECT current_database(), current_schema()").fetchone()
     reader.execute(f"USE {q(catalog)}.{q(schema)}")  # a DuckLake session reads its lake
-    loaded: set[str] = set()  # bodies this run has loaded (the reader sees them only once committed)
+    loaded: set[str] = set()  # bodies this run has loaded and not yet committed (the reader cannot see them)
     skipped: list[str] = []  # known bodies of the chunk being read: their versions are marked seen
 
     def known(shas: list[str]) -> set[str]:
@@ -128,6 +129,8 @@ def load_documents(con, run_id: int, documents, counts: dict, *, archive=None) -
         for chunk in pipeline.stream_chunks(archive, documents, known=known):
             if pending is not None:  # chunk n - 1 is loaded before chunk n starts: two in memory at most
                 counts["new_versions"] = counts.get("new_versions", 0) + pending.result()
+                if per_chunk:  # committed: the reader sees it now
+                    loaded.clear()
             pending = loader.submit(_load_chunk, tx, chunk, run_id, list(skipped))
             if len(chunk.batch.labels):
                 loaded.update(chunk.batch.labels["raw_sha256"].dropna())

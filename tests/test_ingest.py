@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 from click.testing import CliRunner
 from maglabels.normalize import version as normalizer_version
 from maglabels.scrapers.replay import BUNDLED_LABELS
@@ -217,3 +218,25 @@ def test_per_chunk_commits_load_the_same(env, tmp_path_factory, monkeypatch):
     chunked = snapshot(other)
     for table in ("labels", "ingredient_rows", "magnesium_facts", "magnesium_labels", "label_flags", "quarantine"):
         assert chunked[table] == one[table], table
+
+
+@pytest.mark.parametrize("per_chunk", [True, False], ids=["file-session", "one-transaction"])
+def test_a_document_repeated_in_a_later_chunk_is_loaded_once(env, tmp_path, monkeypatch, per_chunk):
+    """Chunk n is loaded while chunk n + 1 is read: a body of chunk n (not yet committed) or of an
+    earlier chunk (committed, or not on DuckLake) met again is skipped, never loaded twice."""
+    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(loading, "per_chunk_commits", lambda con: per_chunk)
+    twice = tmp_path / "twice.jsonl"
+    twice.write_bytes(b"\n".join(LINES[:6] + LINES[:6]) + b"\n")  # chunks: 0-3 | 4 5 0 1 | 2-5
+    result = ingest(twice)
+    assert result.exit_code == 0, result.output
+    assert "loaded 6 labels" in result.output and "(6 already loaded, skipped)" in result.output
+    repeated = snapshot(env)
+    once = tmp_path / "once.jsonl"
+    once.write_bytes(b"\n".join(LINES[:6]) + b"\n")
+    monkeypatch.setenv("MAGLABELS_DATA_DIR", str(tmp_path / "other" / "data"))
+    assert ingest(once).exit_code == 0
+    single = snapshot(tmp_path / "other")
+    for table in ("ingredient_rows", "magnesium_facts", "magnesium_labels", "label_flags"):
+        assert repeated[table] == single[table], table
+    assert len(repeated["labels"]) == len(repeated["label_versions"]) == 6
