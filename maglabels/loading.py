@@ -77,9 +77,10 @@ class _OneTransaction:
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """Python's cyclic GC, tuned for the ingest: every chunk allocates millions of small acyclic
-    objects (dicts, tuples, strings), and the default thresholds re-scan the whole young heap every
-    700 of them (~30 % of normalise time). Freed by reference counting as before; cycles are
-    collected every 50,000 allocations."""
+    objects (dicts, tuples, strings), and at the default thresholds (700, 10, 10) a full collection
+    walks every live object every ~70,000 allocations (reading + normalising 20,000 labels: 2.9 s
+    of CPU with them, 1.6 s with these). Objects are still freed by reference counting; cycles are
+    collected, less often."""
     old = gc.get_threshold()
     gc.set_threshold(50_000, 20, 20)
     try:
