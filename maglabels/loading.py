@@ -78,8 +78,8 @@ class _OneTransaction:
 def _fewer_collections() -> Iterator[None]:
     """Python's cyclic GC, tuned for the ingest: every chunk allocates millions of small acyclic
     objects (dicts, tuples, strings), and at the default thresholds (700, 10, 10) a full collection
-    walks every live object every ~70,000 allocations (reading + normalising 20,000 labels: 2.9 s
-    of CPU with them, 1.6 s with these). Objects are still freed by reference counting; cycles are
+    walks every live object every ~70,000 allocations (normalising 20,000 labels took 2.9 s
+    of CPU with them, 1.7 s with these). Objects are still freed by reference counting; cycles are
     collected, less often."""
     old = gc.get_threshold()
     gc.set_threshold(50_000, 20, 20)
