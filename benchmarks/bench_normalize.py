@@ -295,9 +295,10 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     base = parse_documents(api_docs, flat_docs)
     r["t_parse"], r["base_labels"], r["rss_parse"] = time.perf_counter() - t0, len(base), _maxrss_mb()
-    ids = [(b.source, b.source_id) for b in base]
-    if len(set(ids)) != len(ids):
-        raise RuntimeError("the bundled labels share a source_id; the replicas would not be distinct")
+    # the flattened corpus also holds the API labels' ids: keep the first (API) label of each id,
+    # so that every replica is a distinct label
+    base = list({(b.source, b.source_id): b for b in reversed(base)}.values())[::-1]
+    r["base_labels"] = len(base)
 
     t0 = time.perf_counter()
     labels = replicate(base, args.labels)
