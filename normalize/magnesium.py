@@ -94,7 +94,7 @@ def _candidates(labels: list[Label]) -> list[list[_Candidate]]:
     for label in labels:
         found = []
         for row in label.rows:
-            if row.section != "active" or not (row.forms or may_name_magnesium(row.name)):
+            if row.section != "active" or not may_name_magnesium(row.name, row.forms):
                 continue  # the prefilter spares reading the many names that cannot be magnesium
             reading = read_row(row.name, row.forms)
             if reading.kind not in IGNORED_KINDS:

@@ -117,9 +117,10 @@ def row_kind(name: str) -> str:
 _TRIGGER = re.compile("magnes|epsom|magtein|mg", re.I)
 
 
-def may_name_magnesium(text: str) -> bool:
-    """False when ``read_row`` of this text (without DSLD forms) is certainly "none"."""
-    return _TRIGGER.search(text) is not None
+def may_name_magnesium(text: str, forms: tuple[str, ...] = ()) -> bool:
+    """False when ``read_row(text, forms)`` is certainly "none" or "excipient" (forms are not searched:
+    with any, the row must be read)."""
+    return bool(forms) or _TRIGGER.search(text) is not None
 
 
 def interpreted(name: str) -> bool:
@@ -142,4 +143,4 @@ def naming_indices(names: list[str]) -> set[int]:
 
 def names_magnesium(name: str, forms: tuple[str, ...] = ()) -> bool:
     """Whether a row names magnesium in any way (an excipient such as magnesium stearate too)."""
-    return bool(forms or may_name_magnesium(name)) and read_row(name, forms).kind != "none"
+    return may_name_magnesium(name, forms) and read_row(name, forms).kind != "none"
