@@ -89,10 +89,10 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-def _load_chunk(con, chunk: pipeline.Chunk, run_id: int, skipped: list[str]) -> int:
+def _load_chunk(con, chunk: pipeline.Chunk, run_id: int) -> int:
     """On the loader thread: mark the skipped documents' versions seen, load the chunk; new versions."""
-    if skipped:
-        mark_seen(con, skipped, normalizer.NORMALIZER_VERSION, run_id)
+    if chunk.known:
+        mark_seen(con, chunk.known, normalizer.NORMALIZER_VERSION, run_id)
     if len(chunk.batch.labels) or len(chunk.batch.quarantine) or chunk.records:
         return load_batch(con, chunk.batch, run_id=run_id, documents_df=chunk.documents_df).new_versions
     return 0
@@ -116,12 +116,9 @@ def load_documents(con, run_id: int, documents, counts: dict, *, archive=None) -
     catalog, schema = con.execute("SELECT current_database(), current_schema()").fetchone()
     reader.execute(f"USE {q(catalog)}.{q(schema)}")  # a DuckLake session reads its lake
     loaded: set[str] = set()  # bodies this run has loaded and not yet committed (the reader cannot see them)
-    skipped: list[str] = []  # known bodies of the chunk being read: their versions are marked seen
 
     def known(shas: list[str]) -> set[str]:
-        found = known_documents(reader, shas, normalizer.NORMALIZER_VERSION) | loaded.intersection(shas)
-        skipped[:] = sorted(found)
-        return found
+        return known_documents(reader, shas, normalizer.NORMALIZER_VERSION) | loaded.intersection(shas)
 
     problems: list = []
     pending: Future | None = None
@@ -132,7 +129,7 @@ def load_documents(con, run_id: int, documents, counts: dict, *, archive=None) -
                 counts["new_versions"] = counts.get("new_versions", 0) + pending.result()
                 if per_chunk:  # committed: the reader sees it now
                     loaded.clear()
-            pending = loader.submit(_load_chunk, tx, chunk, run_id, list(skipped))
+            pending = loader.submit(_load_chunk, tx, chunk, run_id)
             if len(chunk.batch.labels):
                 loaded.update(chunk.batch.labels["raw_sha256"].dropna())
             for problem in chunk.problems:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import itertools
-import json
 import logging
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -34,7 +33,7 @@ import pandas as pd
 
 from .normalize.version import NORMALIZER_VERSION
 from .scrapers.archive import Archive, ArchiveRecord, ArchiveWriteError
-from .scrapers.files import NOT_A_LABEL, IngestError, RawDocument, json_error, looks_like_flat_label, looks_like_label
+from .scrapers.files import NOT_A_LABEL, IngestError, RawDocument, loads, looks_like_flat_label, looks_like_label
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -118,6 +117,7 @@ class Chunk:
     problems: list[DocumentProblem]  # documents lost (counted as errors)
     documents: int = 0  # documents read (including skipped and lost ones)
     skipped: int = 0  # already loaded by this normaliser version: not parsed
+    known: list[str] = field(default_factory=list)  # their bodies' sha256 (their versions are seen again)
 
     @property
     def documents_df(self) -> pd.DataFrame:
@@ -154,15 +154,6 @@ def archive_flat_corpus(archive: Archive, *, skip_ids: Collection[str] = ()) -> 
     return records
 
 
-def loads(body: bytes) -> Any:
-    """JSON by orjson (2-3x faster than the stdlib); what orjson refuses (NaN, integers past 64
-    bits, UTF-16) is read by the stdlib, which also says precisely why a document is not JSON."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return json.loads(body)
-
-
 def _parse_body(body: bytes, kind: str, *, sha: str, url: str, data: object = None,
                 saved: bool = False) -> Label | LabelRecord:
     if kind == "page":
@@ -171,10 +162,7 @@ def _parse_body(body: bytes, kind: str, *, sha: str, url: str, data: object = No
         # saved: a saved file, whose URL ingest took from --url or its canonical link
         return parse_page(body, url=url, raw_sha256=sha, saved=saved).label
     if data is None:
-        try:
-            data = loads(body)
-        except (ValueError, RecursionError) as exc:
-            raise ValueError(json_error(exc)) from None
+        data = loads(body)  # ValueError with the reason when it is not JSON
     parse = read_flat_product if kind == FLAT_KIND else parse_label
     return parse(data, raw_sha256=sha, url=url)
 
@@ -189,8 +177,8 @@ def _parse_one(archive: Archive, doc: RawDocument | ArchiveRecord, out: Parsed, 
             body = doc.body
             try:
                 data = doc.data if doc.data is not None else loads(body)
-            except (ValueError, RecursionError) as exc:
-                out.problems.append(DocumentProblem(None, json_error(exc), doc.url))
+            except ValueError as exc:
+                out.problems.append(DocumentProblem(None, str(exc), doc.url))
                 return
             kind = "label" if looks_like_label(data) else FLAT_KIND if looks_like_flat_label(data) else ""
             if not kind:
@@ -256,11 +244,12 @@ def _chunk(archive: Archive, items: list[Document], known: KnownFn) -> Chunk:
             archive.put(doc.url, None, {"content-type": "application/json"}, doc.body, source="dsld",
                         kind=FLAT_KIND if b'"dsld_id"' in doc.body else "label", sha256=sha)
     if not todo and not errors:
-        return Chunk(empty_batch(), kept, [], documents=len(items), skipped=len(docs))
+        return Chunk(empty_batch(), kept, [], documents=len(items), skipped=len(docs), known=sorted(loaded))
     batch, problems, records = normalize_records(archive, todo)
     if errors:
         batch.quarantine = pd.concat([batch.quarantine, problem_rows(errors)], ignore_index=True)
-    return Chunk(batch, kept + records, errors + problems, documents=len(items), skipped=len(docs) - len(todo))
+    return Chunk(batch, kept + records, errors + problems, documents=len(items), skipped=len(docs) - len(todo),
+                 known=sorted(loaded))
 
 
 def stream_chunks(archive: Archive, documents: Iterable[Document], *, known: KnownFn = lambda shas: set(),

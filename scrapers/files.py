@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from selectolax.lexbor import LexborHTMLParser
 
 from .archive import Archive, ArchiveRecord
@@ -88,7 +89,13 @@ def json_error(exc: BaseException) -> str:
 
 
 def loads(body: bytes | str) -> Any:
-    """json.loads; every way it can fail raises ValueError with the reason of ``json_error``."""
+    """JSON by orjson (2-3x faster than json.loads); what orjson refuses (NaN, integers past 64
+    bits, UTF-16) is read by json.loads, and every way that fails raises ValueError with the
+    reason of ``json_error``."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
