@@ -4,11 +4,11 @@ Documents already loaded by this normaliser version are skipped by content hash 
 parsed (``pipeline.stream_chunks`` with ``known_documents``); the rest are parsed, normalised and
 loaded ``pipeline.CHUNK_SIZE`` at a time, so memory stays flat as the input grows.
 
-Two stages at once: a loader thread writes chunk n into DuckDB (which releases the GIL) while this
-thread parses and normalises chunk n + 1 (Python), so on two cores the load costs little wall
-time. At most two chunks are in memory. The loader thread alone writes to the connection; the
-known-documents check reads through a cursor of its own (committed rows) plus the hashes this run
-has loaded already.
+Three stages at once: worker processes parse and normalise chunk n + 1 (``parsing.Parsers``), this
+thread archives chunk n and hands it to a loader thread, which writes it into DuckDB (which
+releases the GIL) while this thread reads on. At most three chunks are in memory. The loader
+thread alone writes to the connection; the known-documents check reads through a cursor of its
+own (committed rows) plus the hashes this run has loaded already.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ import duckdb
 
 from . import pipeline
 from .normalize import version as normalizer
+from .parsing import Parsers
+from .settings import Settings
 from .warehouse import derived
 from .warehouse.ident import q
 from .warehouse.load import known_documents, load_batch, mark_seen
@@ -106,10 +108,12 @@ def _count(counts: dict, chunk: pipeline.Chunk) -> None:
         counts[key] = counts.get(key, 0) + value
 
 
-def load_documents(con, run_id: int, documents, counts: dict, *, archive=None) -> list:
+def load_documents(con, run_id: int, documents, counts: dict, *, archive=None, workers: int | None = None) -> list:
     """Normalise and load ``documents`` (archive records, files' documents or their errors) chunk by
-    chunk inside the caller's transaction; add to ``counts``; return the lost documents' problems."""
+    chunk inside the caller's transaction; add to ``counts``; return the lost documents' problems.
+    ``workers``: parse processes (0: parse in this process; default: the ``parse_workers`` setting)."""
     archive = archive or pipeline.open_archive()
+    workers = Settings.load().parse_workers if workers is None else workers
     per_chunk = per_chunk_commits(con)
     tx = con if per_chunk else _OneTransaction(con)
     reader = con.cursor()  # its own transaction: never used by two threads at once
@@ -122,9 +126,10 @@ def load_documents(con, run_id: int, documents, counts: dict, *, archive=None) -
 
     problems: list = []
     pending: Future | None = None
-    with archive.bulk(), _fewer_collections(), ThreadPoolExecutor(1, thread_name_prefix="load") as loader:
+    with archive.bulk(), _fewer_collections(), ThreadPoolExecutor(1, thread_name_prefix="load") as loader, \
+            Parsers(workers) as parsers:
         # the archive holds every body the warehouse names before the commit
-        for chunk in pipeline.stream_chunks(archive, documents, known=known):
+        for chunk in pipeline.stream_chunks(archive, documents, known=known, parsers=parsers):
             if pending is not None:  # chunk n - 1 is loaded before chunk n starts: two in memory at most
                 counts["new_versions"] = counts.get("new_versions", 0) + pending.result()
                 if per_chunk:  # committed: the reader sees it now

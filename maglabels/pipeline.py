@@ -1,13 +1,15 @@
 """Wires the stages: documents -> archive -> Labels -> NormalizedBatch -> warehouse, in chunks.
 
-The only module that knows both the scrapers and the normaliser; neither knows the other.
+The only modules that know both the scrapers and the normaliser are this one and ``parsing``
+(which reads and normalises documents, here or in worker processes); neither stage knows the other.
 
 Streaming: ``stream_chunks`` takes documents one at a time (``RawDocument`` read from files, not
 yet archived, or ``ArchiveRecord`` already archived), ``chunk_size`` at a time: it asks the caller
 which bodies are already loaded by the current ``NORMALIZER_VERSION`` (those are skipped before
-they are parsed: no json.loads, no normalising, no load), archives and parses the rest, and
-yields one ``Chunk`` (a NormalizedBatch plus archive records and problems) at a time, so memory
-stays flat however large the input. Whether the chunks are loaded in one transaction is the
+they are parsed: no json.loads, no normalising, no load), has the rest parsed (``parsing.Parsers``),
+archives them and yields one ``Chunk`` (a NormalizedBatch plus archive records and problems) at a
+time, so memory stays flat however large the input. A file's document is archived once its JSON
+has said what kind of document it is (a document that is not JSON or not a label is not archived). Whether the chunks are loaded in one transaction is the
 caller's choice (the CLI does: a failed run leaves the warehouse as it was).
 
 Anything wrong with one document (unreadable file, invalid JSON, nesting too deep, not a label,
@@ -25,25 +27,20 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import orjson
 import pandas as pd
 
 from .normalize.version import NORMALIZER_VERSION
-from .scrapers.archive import Archive, ArchiveRecord, ArchiveWriteError
-from .scrapers.files import NOT_A_LABEL, IngestError, RawDocument, loads, looks_like_flat_label, looks_like_label
+from .parsing import FLAT_KIND, ParsedSlice, ParseItem, Parsers, item_of
+from .scrapers.archive import Archive, ArchiveRecord
+from .scrapers.files import IngestError, RawDocument
 from .settings import Settings
-
-if TYPE_CHECKING:
-    from .normalize.magnesium import NormalizedBatch
-    from .normalize.model import Label, LabelRecord
 
 log = logging.getLogger(__name__)
 
 FLAT_CORPUS = "ingredient_scanner_magnesium_products.jsonl.gz"
-FLAT_KIND = "label-flat"
 NORMALIZABLE_KINDS = ("label", FLAT_KIND, "page")
 CHUNK_SIZE = 5000  # documents per normalise/load step: ~100 MB of Python objects at most
 
@@ -51,32 +48,6 @@ Document: TypeAlias = RawDocument | ArchiveRecord | IngestError
 KnownFn: TypeAlias = Callable[[list[str]], set[str]]
 
 _ARCHIVES: dict[Path, Archive] = {}
-CONTENT_FRAMES = ("labels", "ingredient_rows", "magnesium_facts", "magnesium_labels", "label_flags", "quarantine")
-
-
-# The normaliser (pint registry and all) is imported on first use: a re-run whose documents are all
-# unchanged never needs it (1.7 s of start-up on the 2-core machine).
-def parse_label(doc: Any, **kw: Any) -> Label:
-    from .normalize.dsld_label import parse_label as parse
-
-    return parse(doc, **kw)
-
-
-def read_flat_product(doc: Any, **kw: Any) -> Label | LabelRecord:
-    from .normalize.flat_dsld import read_flat_product as read
-
-    return read(doc, **kw)
-
-
-def normalize_labels(labels: list[Label | LabelRecord]) -> NormalizedBatch:
-    from .normalize.batch import normalize_labels as normalize
-
-    return normalize(labels)
-
-
-def empty_batch() -> Any:
-    """A batch with nothing to load (what load_batch needs: the six frames)."""
-    return SimpleNamespace(**{name: pd.DataFrame() for name in CONTENT_FRAMES})
 
 
 def data_dir() -> Path:
@@ -102,12 +73,6 @@ class DocumentProblem:
     @property
     def url(self) -> str:
         return self.record.url if self.record else self.where
-
-
-@dataclass
-class Parsed:
-    labels: list[Label | LabelRecord] = field(default_factory=list)
-    problems: list[DocumentProblem] = field(default_factory=list)
 
 
 @dataclass
@@ -154,57 +119,68 @@ def archive_flat_corpus(archive: Archive, *, skip_ids: Collection[str] = ()) -> 
     return records
 
 
-def _parse_body(body: bytes, kind: str, *, sha: str, url: str, data: object = None,
-                saved: bool = False) -> Label | LabelRecord:
-    if kind == "page":
-        from .normalize.html import parse_page  # selectolax only when pages are present
+@dataclass
+class _Started:
+    """A chunk whose documents are being parsed (see ``stream_chunks``)."""
 
-        # saved: a saved file, whose URL ingest took from --url or its canonical link
-        return parse_page(body, url=url, raw_sha256=sha, saved=saved).label
-    if data is None:
-        data = loads(body)  # ValueError with the reason when it is not JSON
-    parse = read_flat_product if kind == FLAT_KIND else parse_label
-    return parse(data, raw_sha256=sha, url=url)
+    documents: int
+    todo: list[RawDocument | ArchiveRecord]  # being parsed, in order
+    kept: list[ArchiveRecord]  # fetch records of skipped documents that were archived already
+    known: list[str]  # bodies' sha256 of the skipped documents: already loaded by this normaliser version
+    skipped: int  # documents skipped (their bodies are in known)
+    problems: list[DocumentProblem]  # lost before parsing (unreadable file, archive body missing)
+    result: Callable[[], ParsedSlice]
 
 
-def _parse_one(archive: Archive, doc: RawDocument | ArchiveRecord, out: Parsed, records: list[ArchiveRecord]) -> None:
-    """Archive (if new) and parse one document; anything that goes wrong becomes a problem."""
-    record = doc if isinstance(doc, ArchiveRecord) else None
-    try:
-        if isinstance(doc, ArchiveRecord):
-            body, data, kind = archive.get(doc.sha256), None, doc.kind
+def _start(archive: Archive, items: list[Document], known: KnownFn, pending: set[str], parsers: Parsers) -> _Started:
+    """Skip what is loaded already (``known``, or ``pending``: parsed, not yet yielded); send the rest to the parsers."""
+    problems = [DocumentProblem(None, e.reason, e.path) for e in items if isinstance(e, IngestError)]
+    docs = [d for d in items if not isinstance(d, IngestError)]
+    shas = [d.sha256 for d in docs]
+    loaded = known(shas) | pending.intersection(shas)
+    todo: list[RawDocument | ArchiveRecord] = []
+    work: list[ParseItem] = []
+    kept: list[ArchiveRecord] = []
+    for doc, sha in zip(docs, shas, strict=True):
+        if sha in loaded:
+            if isinstance(doc, ArchiveRecord):
+                kept.append(doc)
+            elif not archive.has(sha):  # loaded, but the archive lost it (e.g. a new data dir): keep it
+                archive.put(doc.url, None, {"content-type": "application/json"}, doc.body, source="dsld",
+                            kind=FLAT_KIND if b'"dsld_id"' in doc.body else "label", sha256=sha)
+        elif isinstance(doc, RawDocument):
+            todo.append(doc)
+            work.append(ParseItem(archive.url_as_stored(doc.url), doc.body, sha, "", True, doc.data))
+        elif doc.kind not in NORMALIZABLE_KINDS:  # archived, nothing to parse (robots.txt, search pages)
+            kept.append(doc)
         else:
-            body = doc.body
             try:
-                data = doc.data if doc.data is not None else loads(body)
-            except ValueError as exc:
-                out.problems.append(DocumentProblem(None, str(exc), doc.url))
-                return
-            kind = "label" if looks_like_label(data) else FLAT_KIND if looks_like_flat_label(data) else ""
-            if not kind:
-                out.problems.append(DocumentProblem(None, NOT_A_LABEL, doc.url))
-                return
-            record = archive.put(doc.url, None, {"content-type": "application/json"}, body, source="dsld", kind=kind,
-                                 sha256=doc.sha256)
-        assert record is not None
-        records.append(record)
-        out.labels.append(_parse_body(body, kind, sha=record.sha256, url=record.url, data=data,
-                                      saved=record.status is None))
-    except ArchiveWriteError:  # the archive, not this document, failed: the run fails
-        raise
-    except (Exception, RecursionError) as exc:  # one bad document must not lose the rest of the run
-        out.problems.append(DocumentProblem(record, f"{type(exc).__name__}: {exc}", doc.url))
+                work.append(item_of(doc, archive.get(sha)))
+                todo.append(doc)
+            except Exception as exc:  # missing, altered or unreadable in the archive: lost, the rest goes on
+                problems.append(DocumentProblem(doc, f"{type(exc).__name__}: {exc}", doc.url))
+    skipped = sum(sha in loaded for sha in shas)
+    return _Started(len(items), todo, kept, sorted(loaded), skipped, problems, parsers.submit(work))
 
 
-def parse_records(archive: Archive, records: Iterable[RawDocument | ArchiveRecord]) -> tuple[Parsed, list[ArchiveRecord]]:
-    """Every normalisable document -> Label; unreadable ones become problems, the rest go on."""
-    out, archived = Parsed(), []
-    for doc in records:
-        if isinstance(doc, ArchiveRecord) and doc.kind not in NORMALIZABLE_KINDS:
-            archived.append(doc)
-            continue
-        _parse_one(archive, doc, out, archived)
-    return out, archived
+def _finish(archive: Archive, started: _Started, parsed: ParsedSlice) -> Chunk:
+    """Archive the parsed documents (a file's document once its kind is known), record what was lost."""
+    records, problems = list(started.kept), started.problems
+    for doc, (kind, reason) in zip(started.todo, parsed.outcomes, strict=True):
+        record = doc if isinstance(doc, ArchiveRecord) else None
+        if record is None and kind:
+            record = archive.put(doc.url, None, {"content-type": "application/json"}, doc.body, source="dsld",
+                                 kind=kind, sha256=doc.sha256)
+        if record is not None:
+            records.append(record)
+        if reason is not None:
+            problems.append(DocumentProblem(record, reason, doc.url))
+    batch = parsed.batch
+    if len(batch.labels):
+        batch.labels["normalizer_version"] = NORMALIZER_VERSION
+    if problems:
+        batch.quarantine = pd.concat([batch.quarantine, problem_rows(problems)], ignore_index=True)
+    return Chunk(batch, records, problems, documents=started.documents, skipped=started.skipped, known=started.known)
 
 
 def problem_rows(problems: list[DocumentProblem]) -> pd.DataFrame:
@@ -217,47 +193,26 @@ def problem_rows(problems: list[DocumentProblem]) -> pd.DataFrame:
         for p in problems])
 
 
-def normalize_records(archive: Archive, records: Iterable[RawDocument | ArchiveRecord]
-                      ) -> tuple[NormalizedBatch, list[DocumentProblem], list[ArchiveRecord]]:
-    """Parse and normalise one chunk; problems also become quarantine rows."""
-    parsed, archived = parse_records(archive, records)
-    batch = normalize_labels(parsed.labels)
-    batch.labels["normalizer_version"] = NORMALIZER_VERSION
-    if parsed.problems:
-        batch.quarantine = pd.concat([batch.quarantine, problem_rows(parsed.problems)], ignore_index=True)
-    return batch, parsed.problems, archived
-
-
-def _chunk(archive: Archive, items: list[Document], known: KnownFn) -> Chunk:
-    errors = [DocumentProblem(None, e.reason, e.path) for e in items if isinstance(e, IngestError)]
-    docs = [d for d in items if not isinstance(d, IngestError)]
-    shas = [d.sha256 for d in docs]
-    loaded = known(shas)
-    todo: list[RawDocument | ArchiveRecord] = []
-    kept: list[ArchiveRecord] = []  # fetch records of skipped documents that were archived already
-    for doc, sha in zip(docs, shas, strict=True):
-        if sha not in loaded:
-            todo.append(doc)
-        elif isinstance(doc, ArchiveRecord):
-            kept.append(doc)
-        elif not archive.has(sha):  # loaded, but the archive lost it (e.g. a new data dir): keep it
-            archive.put(doc.url, None, {"content-type": "application/json"}, doc.body, source="dsld",
-                        kind=FLAT_KIND if b'"dsld_id"' in doc.body else "label", sha256=sha)
-    if not todo and not errors:
-        return Chunk(empty_batch(), kept, [], documents=len(items), skipped=len(docs), known=sorted(loaded))
-    batch, problems, records = normalize_records(archive, todo)
-    if errors:
-        batch.quarantine = pd.concat([batch.quarantine, problem_rows(errors)], ignore_index=True)
-    return Chunk(batch, kept + records, errors + problems, documents=len(items), skipped=len(docs) - len(todo),
-                 known=sorted(loaded))
-
-
 def stream_chunks(archive: Archive, documents: Iterable[Document], *, known: KnownFn = lambda shas: set(),
-                  chunk_size: int | None = None) -> Iterator[Chunk]:
-    """Documents -> Chunks of at most ``chunk_size`` (default ``CHUNK_SIZE``) documents (see the module docstring)."""
+                  chunk_size: int | None = None, parsers: Parsers | None = None) -> Iterator[Chunk]:
+    """Documents -> Chunks of at most ``chunk_size`` (default ``CHUNK_SIZE``) documents (see the
+    module docstring). While ``parsers`` parse chunk n, this reads chunk n + 1; chunk n + 1 is
+    checked against ``known`` and sent off before chunk n is archived and yielded, so the parsers
+    wait only for that check. ``known`` cannot yet see chunk n (not yet yielded): its labels'
+    bodies count as loaded here."""
+    parsers = parsers or Parsers(0)
     it = iter(documents)
-    while items := list(itertools.islice(it, chunk_size or CHUNK_SIZE)):
-        yield _chunk(archive, items, known)
+    started: _Started | None = None
+    while True:
+        items = list(itertools.islice(it, chunk_size or CHUNK_SIZE))
+        parsed = started.result() if started else None
+        pending = set(parsed.batch.labels["raw_sha256"].dropna()) if parsed and len(parsed.batch.labels) else set()
+        following = _start(archive, items, known, pending, parsers) if items else None
+        if started and parsed:
+            yield _finish(archive, started, parsed)
+        if following is None:
+            return
+        started = following
 
 
 def documents_frame(records: list[ArchiveRecord]) -> pd.DataFrame:

@@ -27,6 +27,7 @@ looks at `os.environ` (the CLI calls it once; tests pass their own mapping).
 | max_body_bytes | MAGLABELS_MAX_BODY_BYTES (larger bodies: FetchError body_too_large) | 20 MiB |
 | page_requests_per_second | MAGLABELS_PAGE_REQUESTS_PER_SECOND (per host) | 0.2 |
 | concurrent_requests_per_host | MAGLABELS_CONCURRENT_REQUESTS_PER_HOST (pages in flight per host, like Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN) | 2 |
+| parse_workers | MAGLABELS_PARSE_WORKERS (processes that read and normalise documents; 0: the main process) | the number of CPUs |
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ _NUMBERS = (
     ("MAGLABELS_MAX_BODY_BYTES", "max_body_bytes", "int"),
     ("MAGLABELS_PAGE_REQUESTS_PER_SECOND", "page_requests_per_second", "float"),
     ("MAGLABELS_CONCURRENT_REQUESTS_PER_HOST", "concurrent_requests_per_host", "int"),
+    ("MAGLABELS_PARSE_WORKERS", "parse_workers", "count"),  # 0: parse in the main process
 )
 
 
@@ -92,6 +94,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     page_requests_per_second: float = 0.2  # one page every 5 s per host: a common courtesy
     concurrent_requests_per_host: int = 2  # in flight per host; the rate above still applies
+    parse_workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)  # ingest: see maglabels/parsing.py
 
     @property
     def db_path(self) -> str:
@@ -159,13 +162,16 @@ def _number_values(get: Callable[..., str | None]) -> dict[str, Any]:
 
 
 def _number(name: str, text: str, kind: str) -> int | float:
-    """A whole number > 0 ("int"), a finite number > 0 ("float") or of seconds >= 0 ("seconds")."""
+    """A whole number > 0 ("int") or >= 0 ("count"), a finite number > 0 ("float") or of seconds >= 0 ("seconds")."""
+    whole = kind in ("int", "count")
     try:
-        value = int(text.strip()) if kind == "int" else float(text.strip())
+        value = int(text.strip()) if whole else float(text.strip())
     except ValueError:
-        raise SettingsError(f"{name}={text!r} is not a {'whole ' if kind == 'int' else ''}number") from None
+        raise SettingsError(f"{name}={text!r} is not a {'whole ' if whole else ''}number") from None
     if kind == "seconds" and not value >= 0:  # inf: wait as long as it takes
         raise SettingsError(f"{name}={text!r} must be a number of seconds, 0 or more")
-    if kind != "seconds" and not 0 < value < float("inf"):
+    if kind == "count" and value < 0:
+        raise SettingsError(f"{name}={text!r} must be 0 or more")
+    if kind in ("int", "float") and not 0 < value < float("inf"):
         raise SettingsError(f"{name}={text!r} must be positive")
     return value

@@ -367,6 +367,10 @@ class Archive:
                 self._write_block()
         return record
 
+    def url_as_stored(self, url: str) -> str:
+        """``url`` as ``put`` stores it (secrets scrubbed)."""
+        return _scrub_url(url, self._secrets)
+
     # -- reading
     def get(self, sha256: str) -> bytes:
         """The raw body; raises FileNotFoundError if absent, ArchiveCorruptError if altered."""

@@ -23,6 +23,7 @@ from maglabels.warehouse.load import load_batch
 from maglabels.warehouse.runs import finish_run, start_run
 
 from maglabels import pipeline
+from maglabels.parsing import item_of, read_label
 from tests.conftest import MULTI_PAGE
 from tests.http_server import Resp, SleepRecorder
 
@@ -64,9 +65,7 @@ def _archive_and_parse(tmp_path, pages: list[tuple[str, bytes]]):
     archive = Archive(tmp_path / "archive")
     records = [archive.put(url, 200, {"content-type": "text/html"}, body, source=url.split("/")[2], kind="page")
                for url, body in pages]
-    parsed, _ = pipeline.parse_records(archive, records)
-    assert parsed.problems == []
-    return records, parsed.labels
+    return records, [read_label(item_of(r, archive.get(r.sha256))) for r in records]
 
 
 @pytest.mark.parametrize("forged_first", [True, False], ids=["forged-first", "real-first"])
@@ -108,8 +107,7 @@ def test_page_fetched_over_http_after_a_redirect_is_keyed_to_the_final_url(serve
     fast = dict(rate=RateSpec(per_second=1000, burst=100), timeouts=Timeouts(5.0, 5.0), sleep=SleepRecorder(),
                 retry=RetryPolicy(attempts=1, backoff_initial=0.001, backoff_max=0.01, jitter=0.0))
     result = scrape_pages(archive, urls=[server.url("/go")], progress=False, **fast)
-    parsed, _ = pipeline.parse_records(archive, result.records)
-    (label,) = parsed.labels
+    (label,) = [read_label(item_of(r, archive.get(r.sha256))) for r in result.records]
     assert (label.source, label.url) == ("127.0.0.1", server.url("/p/multivitamin"))
     assert [f["flag"] for f in label.extra["flags"]] == [CANONICAL_OFFSITE]
 
@@ -144,7 +142,7 @@ def test_saved_page_whose_url_is_its_own_canonical_is_flagged(real):
 def test_pipeline_marks_archived_files_as_saved(tmp_path, real):
     archive = Archive(tmp_path / "archive")
     rec = archive.put(IHERB_URL, None, {"content-type": "text/html"}, real, source="www.iherb.com", kind="page")
-    (label,) = pipeline.parse_records(archive, [rec])[0].labels
+    label = read_label(item_of(rec, archive.get(rec.sha256)))
     assert [f["flag"] for f in label.extra["flags"]] == [IDENTITY_FROM_PAGE]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
+from maglabels.normalize import flat_dsld
 from maglabels.normalize import version as normalizer_version
 from maglabels.scrapers.replay import BUNDLED_LABELS
 
@@ -41,13 +42,13 @@ def snapshot(env):
 
 def count_parses(monkeypatch) -> list[str]:
     calls: list[str] = []
-    real = pipeline.read_flat_product
+    real = flat_dsld.read_flat_product
 
     def counting(doc, **kw):
         calls.append(str(doc.get("dsld_id")))
         return real(doc, **kw)
 
-    monkeypatch.setattr(pipeline, "read_flat_product", counting)
+    monkeypatch.setattr(flat_dsld, "read_flat_product", counting)  # parsed in this process: < MIN_PARALLEL
     return calls
 
 
