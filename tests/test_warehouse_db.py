@@ -12,7 +12,7 @@ from maglabels.warehouse import db
 from maglabels.warehouse.db import WarehouseError
 
 from maglabels import warehouse
-from tests.warehouse_data import snapshot, tables
+from tests.warehouse_data import archive_records, make_batch, real_specs, snapshot, tables
 
 EXPECTED_TABLES = {
     "scrape_runs", "raw_documents", "raw_fetches", "labels", "label_versions", "ingredient_rows",
@@ -207,7 +207,7 @@ def test_008_keeps_ingredient_rows_and_drops_their_primary_key(db_path, monkeypa
 
     c = warehouse.connect(db_path)
     try:
-        assert db.schema_version(c) == 8 and c.execute(pk).fetchone() == (0,)
+        assert db.schema_version(c) >= 8 and c.execute(pk).fetchone() == (0,)
         assert c.execute(columns).fetchall() == before_columns  # same columns, NOT NULLs kept
         assert snapshot(c, exclude=("schema_migrations",)) == before  # every row kept
         assert len(before["ingredient_rows"]) == len(batch.ingredient_rows)
@@ -215,5 +215,49 @@ def test_008_keeps_ingredient_rows_and_drops_their_primary_key(db_path, monkeypa
         stats = warehouse.load_batch(c, batch, run_id=warehouse.start_run(c, "after 008"))
         assert stats.inserted["ingredient_rows"] == 0
         assert c.execute("SELECT count(*) FROM ingredient_rows").fetchone()[0] == len(batch.ingredient_rows)
+    finally:
+        c.close()
+
+
+KEYLESS_009 = ("labels", "label_versions", "magnesium_labels", "raw_documents", "raw_fetches")
+
+
+def test_009_keeps_the_rows_and_drops_the_key_indexes(db_path, monkeypatch):
+    # a warehouse written before 009, holding real labels, their history and fetch records
+    every = db.migrations()
+    monkeypatch.setattr(db, "migrations", lambda: [m for m in every if m.version < 9])
+    old = warehouse.connect(db_path)
+
+    def load(c, command):
+        return warehouse.load_batch(c, make_batch(real_specs()), run_id=warehouse.start_run(c, command),
+                                    documents_df=archive_records(real_specs()))
+
+    load(old, "before 009")
+    keys = ("SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' "
+            "AND database_name = current_database() ORDER BY table_name")
+    columns = ("SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+               "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position")
+    assert set(KEYLESS_009) <= {t for (t,) in old.execute(keys).fetchall()}
+    before, before_columns = snapshot(old, exclude=("schema_migrations",)), old.execute(columns).fetchall()
+    old.close()
+    monkeypatch.undo()
+
+    c = warehouse.connect(db_path)
+    try:
+        assert db.schema_version(c) == 9
+        # the small tables keep their keys
+        assert [t for (t,) in c.execute(keys).fetchall()] == [
+            "crawl_frontier", "crawl_state", "schema_migrations", "scrape_runs"]
+        assert c.execute(columns).fetchall() == before_columns  # same columns and order, NOT NULLs kept
+        assert snapshot(c, exclude=("schema_migrations",)) == before  # every row kept
+        assert all(before[t] for t in KEYLESS_009)  # real rows in every rebuilt table
+        # the loader holds the keys: loading the same labels and fetch records again adds no row
+        stats = load(c, "after 009")
+        assert stats.documents == stats.fetches == stats.new_versions == 0
+        assert all(n == 0 for n in stats.inserted.values())
+        moving = ("schema_migrations", "scrape_runs", "label_versions")  # a run more; last_seen_run_id bumped
+        assert snapshot(c, exclude=moving) == {t: rows for t, rows in before.items() if t not in moving}
+        periods = "SELECT source, source_id, version_id, valid_from, valid_to FROM label_versions ORDER BY ALL"
+        assert c.execute(periods).fetchall() == sorted(row[:5] for row in before["label_versions"])
     finally:
         c.close()

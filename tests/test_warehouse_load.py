@@ -163,6 +163,24 @@ def test_version_that_reappears_gets_a_new_history_row(con):
     assert con.execute("SELECT count(*) FROM label_versions").fetchone()[0] == 3
 
 
+def test_version_back_at_the_same_instant_reopens_its_period(con):
+    # chunks of one run may share `now` (seconds): A -> B -> A must keep the history key
+    # (source, source_id, version_id, valid_from) unique without a primary key (009)
+    v1 = label_220884()
+    v2 = label_220884()
+    v2["label"]["product_name"] = "Vegan Organic All in One Nutritional Shake French Vanilla (new look)"
+    load(con, [v1], now="2026-01-01 00:00:00")
+    load(con, [v2], now="2026-01-01 00:00:00")
+    _, stats = load(con, [v1], now="2026-01-01 00:00:00")
+    assert (stats.new_versions, stats.changed_versions, stats.unchanged_versions) == (1, 1, 0)
+    t = dt.datetime(2026, 1, 1)
+    hist = con.execute("SELECT version_id, valid_from, valid_to FROM label_versions ORDER BY valid_to NULLS LAST")
+    assert hist.fetchall() == [(version_of(v2), t, t), (version_of(v1), t, None)]
+    _, stats = load(con, [v1], now="2026-01-01 00:00:00")
+    assert (stats.new_versions, stats.changed_versions, stats.unchanged_versions) == (0, 0, 1)
+    assert con.execute("SELECT count(*) FROM label_versions").fetchone()[0] == 2
+
+
 def test_labels_missing_from_a_batch_stay_current(con):
     load(con, real_specs(), now="2026-01-01 00:00:00")
     load(con, [label_49495()], now="2026-01-02 00:00:00")

@@ -24,12 +24,16 @@ Idempotency
           opened (``valid_from = now``), also when the incoming version was current before
           (a version that reappears gets a new history row);
         - no current version: the incoming one is opened.
+      The loader holds the key (source, source_id, version_id, valid_from) (009 dropped the
+      primary key): a version that comes back at the same ``now`` as the period it closed
+      (A -> B -> A in chunks of the same second) gets that period reopened, not a second row.
       Labels absent from the batch are left alone (a run may cover only some sources).
       If one batch holds several versions of the same label, the one with the latest
       ``entry_date`` (then: the last in the batch) becomes current; the others are stored as
       content only and counted in ``LoadStats.superseded_in_batch``.
     * Raw documents: ``raw_documents`` one row per sha256; ``raw_fetches`` one row per
-      (sha256, url, fetched_at).
+      (sha256, url, fetched_at): inserted when absent, once per key within a batch (no primary
+      key since 009, as on DuckLake).
 
 Derived tables
     The analyst views read stored tables (``derived.py``); ``derived.after_load`` refreshes them
@@ -395,8 +399,22 @@ def _update_history(con, labels_view: str | None, run_id: int, now: datetime, st
             [now],
         ).fetchall()[0][0]
     )
-    # 2. open a period for every label that now has no current version
-    stats.new_versions = int(
+    # 2. open a period for every label that now has no current version: reopen the one this
+    # version had from ``now`` on if step 1 (of an earlier chunk at the same ``now``) closed it,
+    # else insert one. After step 1 a label's only current version is the incoming one, so a
+    # closed row of the incoming version from ``now`` belongs to a label without a current one.
+    reopened = int(
+        con.execute(
+            f"""
+            UPDATE label_versions AS lv SET valid_to = NULL
+            FROM ({incoming}) AS i
+            WHERE lv.valid_from = ? AND lv.valid_to IS NOT NULL
+              AND lv.source = i.source AND lv.source_id = i.source_id AND lv.version_id = i.version_id
+            """,
+            [now],
+        ).fetchall()[0][0]
+    )
+    stats.new_versions = reopened + int(
         con.execute(
             f"""
             INSERT INTO label_versions

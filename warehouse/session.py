@@ -185,7 +185,11 @@ def _publish(work: Path, live: Path) -> None:
 
 
 SESSION_CHECKPOINT_THRESHOLD = "128MB"  # of write-ahead log between checkpoints (DuckDB's default: 16MB)
-SESSION_MEMORY_LIMIT = "512MB"  # DuckDB's cache of the copy (default: 80 % of RAM, which it keeps)
+# DuckDB's memory in a session (default: 80 % of RAM, which it keeps). It fills up to the limit
+# with the copy's blocks and, at the end, the derived refresh: 512 MB was reached only by large
+# inputs (the ingest's peak grew with them), 256 MB is reached by all and cost no time
+# (docs/benchmarks.md, "Ingest and the raw archive").
+SESSION_MEMORY_LIMIT = "256MB"
 
 
 def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
