@@ -14,6 +14,7 @@ worker dies (killed, out of memory), its slice is parsed here and the rest of th
 """
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 from collections.abc import Callable
@@ -143,8 +144,13 @@ def merge(parts: list[ParsedSlice]) -> ParsedSlice:
 
 
 def _warm() -> None:
-    """Worker start: import the normaliser (a no-op when the fork server has it already)."""
+    """Worker start: import the normaliser (a no-op when the fork server has it already); collect
+    cycles as seldom as the main process does while it ingests (``loading._fewer_collections``:
+    a chunk allocates millions of small acyclic objects), and never scan what the import made."""
     from .normalize import batch, flat_dsld  # noqa: F401
+
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 class Parsers:

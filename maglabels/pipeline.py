@@ -48,6 +48,7 @@ Document: TypeAlias = RawDocument | ArchiveRecord | IngestError
 KnownFn: TypeAlias = Callable[[list[str]], set[str]]
 
 _ARCHIVES: dict[Path, Archive] = {}
+DOCUMENT_COLUMNS = ["sha256", "url", "status", "headers", "fetched_at", "source", "kind", "size"]
 
 
 def data_dir() -> Path:
@@ -216,13 +217,22 @@ def stream_chunks(archive: Archive, documents: Iterable[Document], *, known: Kno
 
 
 def documents_frame(records: list[ArchiveRecord]) -> pd.DataFrame:
-    """Archive records as the warehouse's raw_documents rows."""
-    return pd.DataFrame.from_records(
-        [{"sha256": r.sha256, "url": r.url, "status": r.status,
-          "headers": orjson.dumps(r.headers, option=orjson.OPT_SORT_KEYS).decode(),
-          "fetched_at": r.fetched_at, "source": r.source, "kind": r.kind, "size": r.size} for r in records],
-        columns=["sha256", "url", "status", "headers", "fetched_at", "source", "kind", "size"],
-    )
+    """Archive records as the warehouse's raw_documents rows (built column-wise; a chunk's records
+    mostly share one headers dict's content, serialised once)."""
+    headers: dict[tuple, str] = {}
+
+    def headers_json(h: dict[str, str]) -> str:
+        key = tuple(h.items())
+        if key not in headers:
+            headers[key] = orjson.dumps(h, option=orjson.OPT_SORT_KEYS).decode()
+        return headers[key]
+
+    return pd.DataFrame({
+        "sha256": [r.sha256 for r in records], "url": [r.url for r in records],
+        "status": pd.array([r.status for r in records], dtype="Int64"),
+        "headers": [headers_json(r.headers) for r in records], "fetched_at": [r.fetched_at for r in records],
+        "source": [r.source for r in records], "kind": [r.kind for r in records],
+        "size": [r.size for r in records]}, columns=DOCUMENT_COLUMNS)
 
 
 def latest_documents(archive: Archive) -> list[ArchiveRecord]:
