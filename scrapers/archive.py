@@ -64,6 +64,10 @@ BLOBS_NAME = "blobs.idx"
 SEGMENTS_DIR = "segments"
 SEGMENT_MAX_BYTES = 1 << 30  # rotate segments at 1 GiB: easy to copy, few files
 _BLOB = struct.Struct(">32sIQIII")  # sha256, segment no., member offset, member length, body offset, size
+_LOCATION = struct.Struct(">IQIII")  # the location part of a blob record, as the in-memory map keeps it
+# The map sha256 -> location holds every body of the archive: its value is the record's 24 packed
+# bytes (57 B as a bytes object) rather than a tuple of five ints (~200 B), so a million bodies cost
+# ~0.15 GB less.
 BLOCK_BYTES = 128 * 1024  # small bodies are packed into members of about this size (uncompressed)
 Location = tuple[int, int, int, int, int]  # segment, member offset, member length, body offset, body size
 _FLUSH_EVERY = 1000  # in bulk(): index lines held before they go to the writer (with the open block)
@@ -109,7 +113,7 @@ class Archive:
         self._secrets = tuple(s for s in secrets if s)
         self._level = level
         self._lock = threading.RLock()
-        self._where: dict[bytes, Location] | None = None
+        self._where: dict[bytes, bytes] | None = None  # sha256 digest -> _LOCATION packed
         # Bodies not on disk yet, served by get(): the open block, then (bulk) those handed to the
         # writer. A body moves block -> _queued -> _where, each time added before it is removed, so
         # looking in that order never misses it.
@@ -213,14 +217,14 @@ class Archive:
                                     f"were dropped: {self._writer_error!r}") from self._writer_error
 
     # -- locations
-    def _locations(self) -> dict[bytes, Location]:
+    def _locations(self) -> dict[bytes, bytes]:
         if self._where is None:
             with self._lock:
                 if self._where is None:
                     self._where = _read_blobs(self.blobs_path)
         return self._where
 
-    def _reload_locations(self) -> dict[bytes, Location]:
+    def _reload_locations(self) -> dict[bytes, bytes]:
         """Re-read blobs.idx (another process or Archive on this root may have added bodies)."""
         with self._lock:
             self.flush()
@@ -275,12 +279,12 @@ class Archive:
                 seg.write(member)
             finally:
                 _unlock_file(fd)
-            located: list[tuple[bytes, Location]] = []
+            located: list[tuple[bytes, bytes]] = []
             inner = 0
             for digest, body in bodies:
-                located.append((digest, (self._segment_no, offset, len(member), inner, len(body))))
+                located.append((digest, _LOCATION.pack(self._segment_no, offset, len(member), inner, len(body))))
                 inner += len(body)
-            _append_bytes(self.blobs_path, b"".join(_BLOB.pack(d, *loc) for d, loc in located), record=_BLOB.size)
+            _append_bytes(self.blobs_path, b"".join(d + loc for d, loc in located), record=_BLOB.size)
             where = self._locations()
             for digest, loc in located:
                 where[digest] = loc
@@ -381,9 +385,10 @@ class Archive:
         pending = self._pending(digest)
         if pending is not None:
             return pending
-        loc = self._locations().get(digest) or self._reload_locations().get(digest)
-        if loc is None:
+        packed = self._locations().get(digest) or self._reload_locations().get(digest)
+        if packed is None:
             raise FileNotFoundError(f"no body {sha256} in the archive at {self.root}")
+        loc = _LOCATION.unpack(packed)
         body = self._read_member(loc)[loc[3]:loc[3] + loc[4]]
         actual = hashlib.sha256(body).hexdigest()
         if actual != sha256:
@@ -464,16 +469,17 @@ def _append_bytes(path: Path, data: bytes, record: int = 0) -> None:
         fh.flush()
 
 
-def _read_blobs(path: Path) -> dict[bytes, Location]:
-    where: dict[bytes, Location] = {}
+def _read_blobs(path: Path) -> dict[bytes, bytes]:
+    where: dict[bytes, bytes] = {}
     if not path.exists():
         return where
     data = path.read_bytes()
     whole = len(data) - len(data) % _BLOB.size
     if whole != len(data):
         log.warning("%s: skipping a torn last record (%d bytes)", path, len(data) - whole)
-    for digest, *loc in _BLOB.iter_unpack(data[:whole]):
-        where.setdefault(digest, tuple(loc))
+    size = _BLOB.size
+    for start in range(0, whole, size):
+        where.setdefault(data[start:start + 32], data[start + 32:start + size])
     return where
 
 
