@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from dataclasses import fields
 from typing import Any
 
@@ -39,30 +40,50 @@ def _canonical(value: dict) -> str:
         return _fallback_text(value)
 
 
-# Row tuples in ``LabelRow`` field order: (row_id, name, depth, parent_id, category, forms, amount,
-# unit, operator, percent_dv, dv_group, serving_order, serving_quantity, section, text)
-def _panel_row(i: int, n: dict, name: str) -> tuple:
-    return (f"panel.{i}", name, 0, None, "nutrient", (), _float(n.get("quantity")), n.get("unit"), None,
-            _float(n.get("percent_dv")), None, 1, None, "active", _canonical(n))
+_row_values = operator.attrgetter(*(f.name for f in fields(LabelRow)))  # a LabelRecord's row tuples
 
 
-def _ingredient_row(i: int, ing: dict, name: str, depth: int, parent_id: str | None) -> tuple:
-    return (f"ing.{i}", name, depth, parent_id, ing.get("dsld_category"), (), _float(ing.get("quantity")),
-            ing.get("unit"), None, _float(ing.get("percent_dv")), None, 1, None, "active", _canonical(ing))
+def _label_row(values: dict) -> LabelRow:
+    """``LabelRow(**values)`` at half the cost: a frozen dataclass's __init__ sets each of the 15
+    fields through object.__setattr__, the slowest step of reading a magnesium label. The object is
+    the same (``values`` name every field in order; LabelRow has no __post_init__ and no slots: the
+    tests check)."""
+    row = object.__new__(LabelRow)
+    row.__dict__.update(values)
+    return row
 
 
-def _other_row(i: int, o: dict) -> tuple:
-    return (f"other.{i}", o.get("name") or "", 0, None, o.get("dsld_category"), (), None, None, None, None,
-            None, None, None, "other", _canonical(o))
+def _panel_row(i: int, n: dict, name: str) -> LabelRow:
+    return _label_row({
+        "row_id": f"panel.{i}", "name": name, "depth": 0, "parent_id": None, "category": "nutrient", "forms": (),
+        "amount": _float(n.get("quantity")), "unit": n.get("unit"), "operator": None,
+        "percent_dv": _float(n.get("percent_dv")), "dv_group": None, "serving_order": 1, "serving_quantity": None,
+        "section": "active", "text": _canonical(n)})
+
+
+def _ingredient_row(i: int, ing: dict, name: str, depth: int, parent_id: str | None) -> LabelRow:
+    return _label_row({
+        "row_id": f"ing.{i}", "name": name, "depth": depth, "parent_id": parent_id, "category": ing.get("dsld_category"),
+        "forms": (), "amount": _float(ing.get("quantity")), "unit": ing.get("unit"), "operator": None,
+        "percent_dv": _float(ing.get("percent_dv")), "dv_group": None, "serving_order": 1, "serving_quantity": None,
+        "section": "active", "text": _canonical(ing)})
+
+
+def _other_row(i: int, o: dict) -> LabelRow:
+    return _label_row({
+        "row_id": f"other.{i}", "name": o.get("name") or "", "depth": 0, "parent_id": None,
+        "category": o.get("dsld_category"), "forms": (), "amount": None, "unit": None, "operator": None,
+        "percent_dv": None, "dv_group": None, "serving_order": None, "serving_quantity": None, "section": "other",
+        "text": _canonical(o)})
 
 
 def _depths(ingredients: list) -> list[int]:
     return [int(ing.get("depth") or 0) for ing in ingredients]
 
 
-def _rows(doc: dict) -> list[tuple]:
+def _rows(doc: dict) -> list[LabelRow]:
     """Every row of the label (panel, ingredients, others)."""
-    rows: list[tuple] = []
+    rows: list[LabelRow] = []
     panel_magnesium: str | None = None
     for i, n in enumerate(doc.get("nutrient_panel") or [], start=1):
         name = n.get("name") or ""
@@ -86,7 +107,7 @@ def _rows(doc: dict) -> list[tuple]:
     return rows
 
 
-def _kept_rows(doc: dict, keep: set[int]) -> list[tuple]:
+def _kept_rows(doc: dict, keep: set[int]) -> list[LabelRow]:
     """``_rows(doc)`` at the positions ``keep``, for a label without a row the interpreter reads:
     then no panel row is elemental magnesium, so a row's parent is its nearest preceding row of
     lower depth when that is one level up (what the walk's stack gives), found without the walk."""
@@ -94,7 +115,7 @@ def _kept_rows(doc: dict, keep: set[int]) -> list[tuple]:
     ingredients = doc.get("ingredients") or []
     others = doc.get("other_ingredients") or []
     depths = _depths(ingredients)  # every depth, as the walk reads them (a bad one fails the same)
-    rows: list[tuple] = []
+    rows: list[LabelRow] = []
     for at in sorted(keep):
         if at < len(panel):
             rows.append(_panel_row(at + 1, panel[at], panel[at].get("name") or ""))
@@ -108,22 +129,6 @@ def _kept_rows(doc: dict, keep: set[int]) -> list[tuple]:
             i = at - len(panel) - len(ingredients)
             rows.append(_other_row(i + 1, others[i]))
     return rows
-
-
-_ROW_FIELDS = tuple(f.name for f in fields(LabelRow))
-
-
-def _label_rows(rows: list[tuple]) -> tuple[LabelRow, ...]:
-    """``LabelRow(*row)`` for each row, at half the cost: a frozen dataclass's __init__ sets each
-    of the 15 fields through object.__setattr__, the slowest step of reading a magnesium label.
-    The objects are the same (LabelRow has no __post_init__ and no slots: the tests check)."""
-    out: list[LabelRow] = []
-    append, new = out.append, object.__new__
-    for row in rows:
-        label_row = new(LabelRow)
-        label_row.__dict__.update(zip(_ROW_FIELDS, row, strict=True))
-        append(label_row)
-    return tuple(out)
 
 
 def _version_id(doc: dict) -> str:
@@ -156,7 +161,7 @@ def _servings(serving: dict) -> tuple[ServingSize, ...]:
                         notes=serving.get("note") or ""),)
 
 
-def _record(doc: dict, vid: str, raw_sha256: str | None, url: str | None, rows: list[tuple]) -> LabelRecord:
+def _record(doc: dict, vid: str, raw_sha256: str | None, url: str | None, rows: list[LabelRow]) -> LabelRecord:
     """The labels row ``normalize_labels`` makes of ``_label(doc, ...)``, without the Label."""
     serving = doc.get("serving") or {}
     source_id, brand, product_name, upc = str(doc["dsld_id"]), doc.get("brand"), doc.get("name"), doc.get("upc") or None
@@ -169,7 +174,7 @@ def _record(doc: dict, vid: str, raw_sha256: str | None, url: str | None, rows: 
         "serving": serving_text(_float(serving.get("quantity")), serving.get("unit") or "") if serving else None,
         "servings_per_container": _float(serving.get("per_container")), "price": None, "currency": None,
         "product_key": key_of("dsld", source_id, brand, upc, product_name),
-        "on_market": None if off_market is None else not off_market}, tuple(rows))
+        "on_market": None if off_market is None else not off_market}, tuple(map(_row_values, rows)))
 
 
 def _checked(doc: Any) -> dict:
@@ -181,7 +186,7 @@ def _checked(doc: Any) -> dict:
 def parse_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | None = None) -> Label:
     """The label with every row."""
     doc = _checked(doc)
-    return _label(doc, _version_id(doc), raw_sha256, url, _label_rows(_rows(doc)))
+    return _label(doc, _version_id(doc), raw_sha256, url, tuple(_rows(doc)))
 
 
 def read_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | None = None) -> Label | LabelRecord:
@@ -192,9 +197,12 @@ def read_flat_product(doc: Any, *, raw_sha256: str | None = None, url: str | Non
     names = [n.get("name") or "" for key in ("nutrient_panel", "ingredients") for n in doc.get(key) or ()]
     active = len(names)
     names += [o.get("name") or "" for o in doc.get("other_ingredients") or ()]
-    kinds = {i: row_kind(names[i]) for i in naming_indices(names)}  # flat rows have no forms
+    hits = naming_indices(names)
     vid = _version_id(doc)
+    if not hits:  # most labels: no name can name magnesium
+        return _record(doc, vid, raw_sha256, url, [])
+    kinds = {i: row_kind(names[i]) for i in hits}  # flat rows have no forms
     if any(i < active and kind not in IGNORED_KINDS for i, kind in kinds.items()):
-        return _label(doc, vid, raw_sha256, url, _label_rows(_rows(doc)))
+        return _label(doc, vid, raw_sha256, url, tuple(_rows(doc)))
     keep = {i for i, kind in kinds.items() if kind != "none"}  # names_magnesium(name)
     return _record(doc, vid, raw_sha256, url, _kept_rows(doc, keep) if keep else [])
