@@ -8,8 +8,9 @@ whose parent went to the panel is re-attached to the panel's magnesium row.
 Speed (the shared corpus is 112,539 labels, 1.3 M rows, ~88 % of the labels without a magnesium
 row): ``read_flat_product`` finds the names that may name magnesium with one search per label, and
 reads only those (cached per distinct name). A label without a row the interpreter reads comes back
-as its labels record plus those rows (``LabelRecord``), which is all the batch keeps of it
-(normalize/batch.py); the tests check that both readings give the same frames. The version id is
+as its labels record plus the rows among those that name magnesium (``LabelRecord``), which is all
+the batch keeps of it (normalize/batch.py); the tests check that both readings give the same
+frames. Rows are LabelRow objects built without the dataclass __init__ (``_label_row``). The version id is
 the hash of the whole document serialised canonically (orjson, keys sorted), so it changes when any
 row does, stored or not.
 """
