@@ -198,7 +198,6 @@ def _label_record(label: Label, vid: str) -> dict:
 
 
 _ROW_COLUMNS = contract.columns("ingredient_rows")[len(contract.KEY):]
-_NAME, _FORMS = ROW_FIELDS.index("name"), ROW_FIELDS.index("forms")
 _ROW_AT = [ROW_FIELDS.index(name) for name in _ROW_COLUMNS]  # where each row column sits in a row tuple
 
 
@@ -249,9 +248,8 @@ def normalize_labels(labels: Iterable[Label | LabelRecord]) -> NormalizedBatch:
     for label in unique.values():
         if isinstance(label, LabelRecord):
             label_recs.append(label.record)
-            kept = [r for r in label.rows if names_magnesium(r[_NAME], r[_FORMS])]
-            row_keys.extend([(label.record["source"], label.record["source_id"], label.record["version_id"])] * len(kept))
-            all_rows.extend(kept)
+            row_keys.extend([(label.record["source"], label.record["source_id"], label.record["version_id"])] * len(label.rows))
+            all_rows.extend(label.rows)
             continue
         cands = next(candidates)
         vid = version_id(label)

@@ -19,6 +19,8 @@ class LabelFormatError(ValueError):
 
 
 def _float(value: Any) -> float | None:
+    if type(value) is float:  # most amounts: float(value) would return it unchanged
+        return value
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:

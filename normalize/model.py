@@ -74,8 +74,8 @@ class Label:
 @dataclass(frozen=True)
 class LabelRecord:
     """A label without a row the magnesium interpreter reads, as a front end can give it at the
-    cost of its batch rows: the "labels" frame's record (version_id included) and the rows that may
-    name magnesium (``LabelRow`` field tuples; the batch keeps those that do). Building Label
+    cost of its batch rows: the "labels" frame's record (version_id included) and the rows that
+    name magnesium (``LabelRow`` field tuples, all of which the batch keeps). Building Label
     objects for the ~100,000 such labels of the DSLD corpus cost more than reading their JSON."""
 
     record: dict

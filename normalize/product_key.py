@@ -8,18 +8,27 @@ from functools import lru_cache
 
 from .model import Label
 
+_MARKS = re.compile(r"[®™©]|\b(?:inc|llc|ltd|co)\b\.?")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
 
 @lru_cache(maxsize=1 << 14)  # brands repeat across labels
 def _norm(text: str | None) -> str:
     folded = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
-    folded = re.sub(r"[®™©]|\b(?:inc|llc|ltd|co)\b\.?", " ", folded)
-    return re.sub(r"[^a-z0-9]+", " ", folded).strip()
+    folded = _MARKS.sub(" ", folded)
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+_NON_DIGIT = re.compile(r"\D")
 
 
 def _upc_digits(upc: str | None) -> str | None:
-    digits = re.sub(r"\D", "", upc or "")
-    # DSLD writes "0 33984 00039 1"; short or all-zero strings are not product codes
-    return digits if len(digits) >= 8 and set(digits) != {"0"} else None
+    # DSLD writes "0 33984 00039 1" (isdecimal: exactly the characters \d matches); short or
+    # all-zero strings are not product codes
+    text = upc or ""
+    spaced = text.replace(" ", "") if isinstance(text, str) else ""
+    digits = spaced if spaced.isdecimal() else _NON_DIGIT.sub("", text)
+    return digits if len(digits) >= 8 and digits.strip("0") else None
 
 
 def product_key(label: Label) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -115,12 +116,27 @@ def row_kind(name: str) -> str:
 # name ("magnesium ...", "mg"), and neither split_sources nor simplify ever joins characters.
 # Matched case-insensitively (re.I also matches a few non-ASCII look-alikes: more, never fewer).
 _TRIGGER = re.compile("magnes|epsom|magtein|mg", re.I)
+# The same search on ASCII text: there re.I matches exactly what lower-casing does, and a
+# case-sensitive search of the lower-cased text is 3x faster (nearly every name is ASCII).
+_LOWER_TRIGGER = re.compile("magnes|epsom|magtein|mg")
+
+
+def _triggers(text: str) -> Iterator[re.Match[str]]:
+    """Every trigger in ``text`` (``_TRIGGER.finditer``; the positions hold: lower() keeps ASCII lengths)."""
+    if not text.isascii():
+        return _TRIGGER.finditer(text)
+    low = text.lower()
+    if "mg" in low or "magnes" in low or "epsom" in low or "magtein" in low:  # substring scans: cheaper than the regex
+        return _LOWER_TRIGGER.finditer(low)
+    return iter(())
 
 
 def may_name_magnesium(text: str, forms: tuple[str, ...] = ()) -> bool:
     """False when ``read_row(text, forms)`` is certainly "none" or "excipient" (forms are not searched:
     with any, the row must be read)."""
-    return bool(forms) or _TRIGGER.search(text) is not None
+    if forms:
+        return True
+    return (_LOWER_TRIGGER.search(text.lower()) if text.isascii() else _TRIGGER.search(text)) is not None
 
 
 def interpreted(name: str) -> bool:
@@ -134,7 +150,7 @@ def naming_indices(names: list[str]) -> set[int]:
     """Positions of the names that may name magnesium (``may_name_magnesium``), found by one
     search over them all (a trigger is letters only, so a match never spans two names)."""
     joined = "\n".join(names)
-    hits = [m.start() for m in _TRIGGER.finditer(joined)]
+    hits = [m.start() for m in _triggers(joined)]
     if not hits:
         return set()
     starts = list(itertools.accumulate((len(n) + 1 for n in names), initial=0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -12,10 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from maglabels.normalize import contract
 from maglabels.normalize.batch import normalize_labels
-from maglabels.normalize.flat_dsld import parse_flat_product, read_flat_product
+from maglabels.normalize.flat_dsld import _kept_rows, _rows, parse_flat_product, read_flat_product
 from maglabels.normalize.magnesium import version_id
-from maglabels.normalize.model import Label, LabelRecord
-from maglabels.normalize.rowtext import IGNORED_KINDS, interpreted, may_name_magnesium, naming_indices, read_row
+from maglabels.normalize.model import Label, LabelRecord, LabelRow
+from maglabels.normalize.rowtext import (
+    _TRIGGER,
+    IGNORED_KINDS,
+    interpreted,
+    may_name_magnesium,
+    naming_indices,
+    read_row,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsld_flat"
 
@@ -102,3 +110,35 @@ def test_a_name_without_a_trigger_is_never_read_as_magnesium(name):
 @given(st.lists(st.lists(st.one_of(_WORDS, st.text(max_size=6)), max_size=5).map(" ".join), max_size=12))
 def test_one_search_finds_exactly_the_names_that_may_name_magnesium(names):
     assert naming_indices(names) == {i for i, name in enumerate(names) if may_name_magnesium(name)}
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40) | st.lists(_WORDS, max_size=6).map(" ".join))
+def test_the_ascii_search_finds_what_the_case_insensitive_pattern_finds(name):
+    # may_name_magnesium lower-cases ASCII names instead of matching with re.I: the same answer
+    assert may_name_magnesium(name) == (_TRIGGER.search(name) is not None)
+    assert naming_indices([name, "x", name]) == ({0, 2} if _TRIGGER.search(name) else set())
+
+
+_DEPTHS = st.lists(st.integers(min_value=0, max_value=4), max_size=12)
+
+
+@given(_DEPTHS, st.data())
+def test_the_kept_rows_are_the_walked_rows_at_those_positions(depths, data):
+    # a label without an elemental panel row: each kept row's parent is the one the walk gives
+    doc = {"nutrient_panel": [{"name": "Vitamin C", "quantity": 5.0, "unit": "mg"}],
+           "ingredients": [{"name": f"Herb {i}", "depth": d, "quantity": float(i)} for i, d in enumerate(depths)],
+           "other_ingredients": [{"name": "Magnesium Stearate"}]}
+    walked = _rows(doc)
+    keep = data.draw(st.sets(st.integers(min_value=0, max_value=len(walked) - 1)))
+    assert _kept_rows(doc, keep) == [walked[i] for i in sorted(keep)]
+
+
+def test_rows_are_built_without_init_yet_are_the_same_objects(docs):
+    # _label_row bypasses the frozen dataclass __init__: every field must be set, in field order
+    assert not hasattr(LabelRow, "__post_init__") and not hasattr(LabelRow, "__slots__")
+    rows = [row for d in docs for row in _rows(d)]
+    assert len(rows) > 5000 and {r.section for r in rows} == {"active", "other"}
+    order = [f.name for f in fields(LabelRow)]
+    for row in rows:
+        assert list(vars(row)) == order
+        assert LabelRow(*(getattr(row, name) for name in order)) == row
