@@ -124,8 +124,9 @@ def archive_flat_corpus(archive: Archive, *, skip_ids: Collection[str] = ()) -> 
 class _Started:
     """A chunk whose documents are being parsed (see ``stream_chunks``)."""
 
-    documents: int
+    documents: int  # read from the input (documents carried over from the chunk before not included)
     todo: list[RawDocument | ArchiveRecord]  # being parsed, in order
+    carried: list[RawDocument | ArchiveRecord]  # same body as a document the chunk before is parsing: next chunk
     kept: list[ArchiveRecord]  # fetch records of skipped documents that were archived already
     known: list[str]  # bodies' sha256 of the skipped documents: already loaded by this normaliser version
     skipped: int  # documents skipped (their bodies are in known)
@@ -133,17 +134,22 @@ class _Started:
     result: Callable[[], ParsedSlice]
 
 
-def _start(archive: Archive, items: list[Document], known: KnownFn, pending: set[str], parsers: Parsers) -> _Started:
-    """Skip what is loaded already (``known``, or ``pending``: parsed, not yet yielded); send the rest to the parsers."""
+def _start(archive: Archive, items: list[Document], read: int, known: KnownFn, busy: set[str],
+           parsers: Parsers) -> _Started:
+    """Skip what is loaded already; carry over what the chunk before is parsing (``busy``: its
+    bodies); send the rest to the parsers. ``read``: how many of ``items`` are new from the input."""
     problems = [DocumentProblem(None, e.reason, e.path) for e in items if isinstance(e, IngestError)]
     docs = [d for d in items if not isinstance(d, IngestError)]
     shas = [d.sha256 for d in docs]
-    loaded = known(shas) | pending.intersection(shas)
+    loaded = known(shas)
     todo: list[RawDocument | ArchiveRecord] = []
+    carried: list[RawDocument | ArchiveRecord] = []
     work: list[ParseItem] = []
     kept: list[ArchiveRecord] = []
     for doc, sha in zip(docs, shas, strict=True):
-        if sha in loaded:
+        if sha in busy and sha not in loaded:
+            carried.append(doc)
+        elif sha in loaded:
             if isinstance(doc, ArchiveRecord):
                 kept.append(doc)
             elif not archive.has(sha):  # loaded, but the archive lost it (e.g. a new data dir): keep it
@@ -161,7 +167,7 @@ def _start(archive: Archive, items: list[Document], known: KnownFn, pending: set
             except Exception as exc:  # missing, altered or unreadable in the archive: lost, the rest goes on
                 problems.append(DocumentProblem(doc, f"{type(exc).__name__}: {exc}", doc.url))
     skipped = sum(sha in loaded for sha in shas)
-    return _Started(len(items), todo, kept, sorted(loaded), skipped, problems, parsers.submit(work))
+    return _Started(read, todo, carried, kept, sorted(loaded), skipped, problems, parsers.submit(work))
 
 
 def _finish(archive: Archive, started: _Started, parsed: ParsedSlice) -> Chunk:
@@ -196,24 +202,26 @@ def problem_rows(problems: list[DocumentProblem]) -> pd.DataFrame:
 
 def stream_chunks(archive: Archive, documents: Iterable[Document], *, known: KnownFn = lambda shas: set(),
                   chunk_size: int | None = None, parsers: Parsers | None = None) -> Iterator[Chunk]:
-    """Documents -> Chunks of at most ``chunk_size`` (default ``CHUNK_SIZE``) documents (see the
-    module docstring). While ``parsers`` parse chunk n, this reads chunk n + 1; chunk n + 1 is
-    checked against ``known`` and sent off before chunk n is archived and yielded, so the parsers
-    wait only for that check. ``known`` cannot yet see chunk n (not yet yielded): its labels'
-    bodies count as loaded here."""
+    """Documents -> Chunks of at most ``chunk_size`` (default ``CHUNK_SIZE``) documents read (see
+    the module docstring). Chunk n + 1 is read, checked against ``known`` and sent to ``parsers``
+    while they still parse chunk n, so they never wait for this thread; chunk n is then archived
+    and yielded. ``known`` cannot yet see chunk n: a document of chunk n + 1 whose body chunk n is
+    parsing is carried over to chunk n + 2, which sees whether chunk n loaded it (then it is
+    skipped) or not (then it is parsed, as it would have been)."""
     parsers = parsers or Parsers(0)
     it = iter(documents)
-    started: _Started | None = None
+    in_flight: _Started | None = None
+    carried: list[Document] = []
     while True:
-        items = list(itertools.islice(it, chunk_size or CHUNK_SIZE))
-        parsed = started.result() if started else None
-        pending = set(parsed.batch.labels["raw_sha256"].dropna()) if parsed and len(parsed.batch.labels) else set()
-        following = _start(archive, items, known, pending, parsers) if items else None
-        if started and parsed:
-            yield _finish(archive, started, parsed)
-        if following is None:
+        fresh = list(itertools.islice(it, chunk_size or CHUNK_SIZE))
+        busy = {d.sha256 for d in in_flight.todo} if in_flight else set()
+        started = _start(archive, carried + fresh, len(fresh), known, busy, parsers) if carried or fresh else None
+        carried = list(started.carried) if started else []
+        if in_flight:
+            yield _finish(archive, in_flight, in_flight.result())
+        if started is None:
             return
-        started = following
+        in_flight = started
 
 
 def documents_frame(records: list[ArchiveRecord]) -> pd.DataFrame:

@@ -27,7 +27,7 @@ looks at `os.environ` (the CLI calls it once; tests pass their own mapping).
 | max_body_bytes | MAGLABELS_MAX_BODY_BYTES (larger bodies: FetchError body_too_large) | 20 MiB |
 | page_requests_per_second | MAGLABELS_PAGE_REQUESTS_PER_SECOND (per host) | 0.2 |
 | concurrent_requests_per_host | MAGLABELS_CONCURRENT_REQUESTS_PER_HOST (pages in flight per host, like Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN) | 2 |
-| parse_workers | MAGLABELS_PARSE_WORKERS (processes that read and normalise documents; 0: the main process) | the number of CPUs |
+| parse_workers | MAGLABELS_PARSE_WORKERS (processes that read and normalise documents; 0: the main process) | the number of CPUs - 1 (at least 1) |
 """
 from __future__ import annotations
 
@@ -94,7 +94,9 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     page_requests_per_second: float = 0.2  # one page every 5 s per host: a common courtesy
     concurrent_requests_per_host: int = 2  # in flight per host; the rate above still applies
-    parse_workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)  # ingest: see maglabels/parsing.py
+    # processes that parse on large ingests: one core is left to the main process, which reads,
+    # archives and loads (on 2 cores, 1 worker was faster than 2: docs/benchmarks.md)
+    parse_workers: int = dataclasses.field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
 
     @property
     def db_path(self) -> str:

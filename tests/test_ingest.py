@@ -241,3 +241,18 @@ def test_a_document_repeated_in_a_later_chunk_is_loaded_once(env, tmp_path, monk
     for table in ("ingredient_rows", "magnesium_facts", "magnesium_labels", "label_flags"):
         assert repeated[table] == single[table], table
     assert len(repeated["labels"]) == len(repeated["label_versions"]) == 6
+
+
+def test_a_body_met_again_while_the_chunk_before_parses_it_ends_as_if_read_in_order(env, tmp_path, monkeypatch):
+    """Chunk n + 1 is sent off before chunk n's results are in: a body of both is carried over to
+    chunk n + 2, which skips it when chunk n loaded it and parses it again when chunk n lost it."""
+    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 3)
+    cut = LINES[7][: len(LINES[7]) // 2]  # a real line, cut short: invalid JSON
+    twice = tmp_path / "twice.jsonl"
+    twice.write_bytes(b"\n".join([LINES[0], cut, LINES[1], cut, LINES[0], LINES[2]]) + b"\n")  # chunks: 0 x 1 | x 0 2
+    result = ingest(twice)
+    assert result.exit_code == 3, result.output
+    assert "loaded 3 labels" in result.output and "(1 already loaded, skipped); 2 documents lost" in result.output
+    lost = query(env, "SELECT source_id FROM quarantine WHERE reason_code = 'unreadable_document' ORDER BY ALL")
+    assert [url.rsplit("#", 1)[1] for (url,) in lost] == ["line=2", "line=4"]  # each copy reported, as before
+    assert sorted(r[0] for r in query(env, "SELECT source_id FROM labels")) == sorted(IDS[:3])
