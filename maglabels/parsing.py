@@ -11,6 +11,9 @@ frames are concatenated in order and a label repeated in a later slice loses, as
 Workers start from a fork server that has imported the normaliser once (pint's registry alone
 takes ~1.5 s), never by forking this process: the loader and archive threads may hold locks. If a
 worker dies (killed, out of memory), its slice is parsed here and the rest of the run stays here.
+Like any multiprocessing code, a script that ingests through these functions needs the
+``if __name__ == "__main__":`` guard (a worker's start re-imports the main module); the
+``maglabels`` command and ``python -m maglabels`` are safe.
 """
 from __future__ import annotations
 
