@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
-from .scrapers.files import NOT_A_LABEL, loads, looks_like_flat_label, looks_like_label
+from .normalize.contract import FRAMES
+from .scrapers.files import FLAT_KIND, NOT_A_LABEL, document_kind, loads
 
 if TYPE_CHECKING:
     from .normalize.magnesium import NormalizedBatch
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FLAT_KIND = "label-flat"
-CONTENT_FRAMES = ("labels", "ingredient_rows", "magnesium_facts", "magnesium_labels", "label_flags", "quarantine")
 MIN_PARALLEL = 1000  # documents to parse below which a chunk stays in this process (a worker's start costs more)
 _NORMALISER = ["maglabels.normalize.batch", "maglabels.normalize.flat_dsld", "maglabels.normalize.dsld_label"]
 
@@ -89,7 +88,7 @@ def _read(item: ParseItem, labels: list[Label | LabelRecord]) -> tuple[str, str 
             data = data if data is not None else loads(item.body)
         except ValueError as exc:
             return "", str(exc)
-        kind = "label" if looks_like_label(data) else FLAT_KIND if looks_like_flat_label(data) else ""
+        kind = document_kind(data)
         if not kind:
             return "", NOT_A_LABEL
     try:
@@ -111,7 +110,7 @@ def parse_items(items: list[ParseItem]) -> ParsedSlice:
 
 def empty_batch() -> Any:
     """A batch with nothing to load (what load_batch needs: the six frames), without the normaliser."""
-    return SimpleNamespace(**{name: pd.DataFrame() for name in CONTENT_FRAMES})
+    return SimpleNamespace(**{name: pd.DataFrame() for name in FRAMES})
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -132,12 +131,12 @@ def merge(parts: list[ParsedSlice]) -> ParsedSlice:
     from .normalize.magnesium import NormalizedBatch
 
     seen: set[tuple[str, str]] = set()
-    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in CONTENT_FRAMES}
+    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in FRAMES}
     for part in parts:
         ids = set(zip(part.batch.labels["source"], part.batch.labels["source_id"], strict=True))
         repeated = ids & seen
         seen |= ids
-        for name in CONTENT_FRAMES:
+        for name in FRAMES:
             frame = getattr(part.batch, name)
             if repeated and len(frame):
                 frame = frame[[key not in repeated for key in zip(frame["source"], frame["source_id"], strict=True)]]

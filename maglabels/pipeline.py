@@ -9,8 +9,9 @@ which bodies are already loaded by the current ``NORMALIZER_VERSION`` (those are
 they are parsed: no json.loads, no normalising, no load), has the rest parsed (``parsing.Parsers``),
 archives them and yields one ``Chunk`` (a NormalizedBatch plus archive records and problems) at a
 time, so memory stays flat however large the input. A file's document is archived once its JSON
-has said what kind of document it is (a document that is not JSON or not a label is not archived). Whether the chunks are loaded in one transaction is the
-caller's choice (the CLI does: a failed run leaves the warehouse as it was).
+has said what kind of document it is (a document that is not JSON or not a label is not archived).
+Whether the chunks are loaded in one transaction is the caller's choice (the CLI does: a failed run
+leaves the warehouse as it was).
 
 Anything wrong with one document (unreadable file, invalid JSON, nesting too deep, not a label,
 a parser exception) becomes a problem with a specific reason and a quarantine row
@@ -33,9 +34,9 @@ import orjson
 import pandas as pd
 
 from .normalize.version import NORMALIZER_VERSION
-from .parsing import FLAT_KIND, ParsedSlice, ParseItem, Parsers, item_of
+from .parsing import ParsedSlice, ParseItem, Parsers, item_of
 from .scrapers.archive import Archive, ArchiveRecord
-from .scrapers.files import IngestError, RawDocument
+from .scrapers.files import FLAT_KIND, IngestError, RawDocument, archive_document
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,7 @@ def archive_flat_corpus(archive: Archive, *, skip_ids: Collection[str] = ()) -> 
         if existing and existing.sha256 == doc.sha256:
             records.append(existing)
         else:
-            records.append(archive.put(doc.url, None, {"content-type": "application/json"}, doc.body,
-                                       source="dsld", kind=FLAT_KIND, sha256=doc.sha256))
+            records.append(archive_document(archive, doc, FLAT_KIND))
     return records
 
 
@@ -153,8 +153,7 @@ def _start(archive: Archive, items: list[Document], read: int, known: KnownFn, b
             if isinstance(doc, ArchiveRecord):
                 kept.append(doc)
             elif not archive.has(sha):  # loaded, but the archive lost it (e.g. a new data dir): keep it
-                archive.put(doc.url, None, {"content-type": "application/json"}, doc.body, source="dsld",
-                            kind=FLAT_KIND if b'"dsld_id"' in doc.body else "label", sha256=sha)
+                archive_document(archive, doc, FLAT_KIND if b'"dsld_id"' in doc.body else "label")
         elif isinstance(doc, RawDocument):
             todo.append(doc)
             work.append(ParseItem(archive.url_as_stored(doc.url), doc.body, sha, "", True, doc.data))
@@ -176,8 +175,7 @@ def _finish(archive: Archive, started: _Started, parsed: ParsedSlice) -> Chunk:
     for doc, (kind, reason) in zip(started.todo, parsed.outcomes, strict=True):
         record = doc if isinstance(doc, ArchiveRecord) else None
         if record is None and kind:
-            record = archive.put(doc.url, None, {"content-type": "application/json"}, doc.body, source="dsld",
-                                 kind=kind, sha256=doc.sha256)
+            record = archive_document(archive, doc, kind)
         if record is not None:
             records.append(record)
         if reason is not None:

@@ -185,6 +185,20 @@ def looks_like_flat_label(obj: object) -> bool:
     return isinstance(obj, dict) and "dsld_id" in obj
 
 
+FLAT_KIND = "label-flat"  # archive kind of a product of the flattened corpus
+
+
+def document_kind(data: object) -> str:
+    """The archive kind of a file's parsed JSON: "label" (DSLD v9), FLAT_KIND, or "" (not a label)."""
+    return "label" if looks_like_label(data) else FLAT_KIND if looks_like_flat_label(data) else ""
+
+
+def archive_document(archive: Archive, doc: RawDocument, kind: str) -> ArchiveRecord:
+    """Store a file's JSON document in the archive, with the digest computed when it was read."""
+    return archive.put(doc.url, None, {"content-type": "application/json"}, doc.body, source="dsld", kind=kind,
+                       sha256=doc.sha256)
+
+
 NOT_A_LABEL = "not a DSLD label (needs 'id' and 'ingredientRows', or 'dsld_id' for the flattened format)"
 
 
@@ -204,12 +218,11 @@ def ingest_paths(
         except ValueError as exc:
             errors.append(IngestError(where, str(exc)))
             continue
-        kind = "label" if looks_like_label(data) else "label-flat" if looks_like_flat_label(data) else None
-        if kind is None:
+        kind = document_kind(data)
+        if not kind:
             errors.append(IngestError(where, NOT_A_LABEL))
             continue
-        records.append(archive.put(item.url, None, {"content-type": "application/json"}, item.body,
-                                   source="dsld", kind=kind))
+        records.append(archive_document(archive, item, kind))
     return records, errors
 
 
