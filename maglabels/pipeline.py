@@ -19,7 +19,6 @@ a parser exception) becomes a problem with a specific reason and a quarantine ro
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import itertools
 import logging
@@ -37,6 +36,7 @@ from .normalize.version import NORMALIZER_VERSION
 from .parsing import ParsedSlice, ParseItem, Parsers, item_of
 from .scrapers.archive import Archive, ArchiveRecord
 from .scrapers.files import FLAT_KIND, IngestError, RawDocument, archive_document
+from .scrapers.gzipio import open_gzip
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Chunk:
 def flat_corpus_documents() -> Iterator[RawDocument]:
     """Each product of the bundled flattened DSLD corpus as a document (archived when not known)."""
     ref = resources.files("maglabels.scrapers").joinpath("bundled/dsld", FLAT_CORPUS)
-    with ref.open("rb") as fh, gzip.open(fh, "rb") as lines:
+    with ref.open("rb") as fh, open_gzip(fh) as lines:
         for number, line in enumerate(lines, start=1):
             yield RawDocument(f"bundled:scrapers/bundled/dsld/{FLAT_CORPUS}#line={number}", line.rstrip(b"\r\n"))
 

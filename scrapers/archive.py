@@ -44,7 +44,6 @@ import queue
 import struct
 import threading
 import weakref
-import zlib
 
 try:
     import fcntl
@@ -56,6 +55,8 @@ from pathlib import Path
 from typing import IO
 
 from .archive_index import _RECORD_FIELDS, ArchiveRecord, _headers_and_json, _iso_utc, _scrub_url
+from .gzipio import ERRORS as GZIP_ERRORS
+from .gzipio import compress_member, decompress_member
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class ArchiveWriteError(RuntimeError):
 
 
 def _gzip_member(body: bytes, level: int) -> bytes:
-    return zlib.compress(body, level, wbits=31)  # wbits 31: a gzip member (mtime 0: deterministic)
+    return compress_member(body, level)
 
 
 class _Block:
@@ -404,8 +405,8 @@ class Archive:
             fh.seek(offset)
             member = fh.read(length)
         try:
-            data = zlib.decompress(member, 31)
-        except zlib.error as exc:
+            data = decompress_member(member)
+        except GZIP_ERRORS as exc:
             raise ArchiveCorruptError(f"member at {self.segment_path(segment).name}:{offset}: {exc}") from None
         self._cache = ((segment, offset), data)
         return data
@@ -500,7 +501,7 @@ def migrate_per_file_archive(archive: Archive) -> int:
                 continue
             if digest not in archive._locations():
                 with open(path, "rb") as fh:
-                    body = zlib.decompress(fh.read(), 31)
+                    body = decompress_member(fh.read())
                 if hashlib.sha256(body).digest() != digest:
                     log.warning("%s: body does not hash to its name; left in place", path)
                     continue

@@ -16,21 +16,20 @@ goes on. A truncated ``.jsonl.gz`` keeps the lines read before the damage.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import logging
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from selectolax.lexbor import LexborHTMLParser
 
 from .archive import Archive, ArchiveRecord
+from .gzipio import ERRORS as GZIP_ERRORS
+from .gzipio import decompress, open_gzip
 from .http import host_key
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,8 @@ HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
 JSON_SUFFIXES = (".json", ".json.gz")
 LINES_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 LABEL_SUFFIXES = JSON_SUFFIXES + LINES_SUFFIXES
-_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+_PAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, *GZIP_ERRORS)  # a saved page that cannot be read or gunzipped
 
 
 def is_html_path(path: Path | str) -> bool:
@@ -102,7 +102,7 @@ def loads(body: bytes | str) -> Any:
         raise ValueError(json_error(exc)) from None
 
 
-def _lines(fh: io.BufferedIOBase, block: int = 1 << 22) -> Iterator[bytes]:
+def _lines(fh: IO[bytes], block: int = 1 << 22) -> Iterator[bytes]:
     """The lines of a binary stream without their newline, read 4 MiB at a time (iterating a
     GzipFile line by line costs ~5 us per line in its readline)."""
     rest = bytearray()  # the unfinished line (grows without copying when a line spans blocks)
@@ -122,13 +122,13 @@ def _read_lines(path: Path) -> Iterator[RawDocument | IngestError]:
     url = path.as_uri()
     number = 0
     try:
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        opener = open_gzip if path.name.lower().endswith(".gz") else open
         with opener(path, "rb") as fh:
             for number, line in enumerate(_lines(fh), start=1):  # noqa: B007 - number is reported on failure
                 body = line.rstrip(b"\r")
                 if body.strip():
                     yield RawDocument(f"{url}#line={number}", body)
-    except _GZIP_ERRORS as exc:
+    except GZIP_ERRORS as exc:
         yield IngestError(str(path), f"truncated or corrupt gzip after line {number}: {exc or type(exc).__name__}")
     except OSError as exc:
         yield IngestError(str(path), f"unreadable: {exc.strerror or exc}")
@@ -138,8 +138,8 @@ def _read_json(path: Path) -> Iterator[RawDocument | IngestError]:
     try:
         body = path.read_bytes()
         if path.name.lower().endswith(".gz"):
-            body = gzip.decompress(body)
-    except _GZIP_ERRORS as exc:
+            body = decompress(body)
+    except GZIP_ERRORS as exc:
         yield IngestError(str(path), f"truncated or corrupt gzip: {exc or type(exc).__name__}")
         return
     except OSError as exc:
@@ -254,8 +254,8 @@ def ingest_html(
         try:
             body = item.read_bytes()
             if item.name.lower().endswith(".gz"):  # pages saved compressed (as in tests/fixtures)
-                body = gzip.decompress(body)
-        except (OSError, EOFError) as exc:
+                body = decompress(body)
+        except _PAGE_ERRORS as exc:
             errors.append(IngestError(str(item), f"unreadable: {getattr(exc, 'strerror', None) or exc}"))
             continue
         page_url = canonical_url(body) or url

@@ -44,7 +44,7 @@ def test_ingest_dirs_and_files_with_broken_ones(tmp_path):
     assert reasons["other.json"].startswith("not a DSLD label")
     assert reasons["bulk.json#2"].startswith("not a DSLD label")
     assert reasons["missing.json"] == "not found"
-    assert len(errors) == 5
+    assert len(errors) == 7
 
 
 def test_ingest_html_canonical_or_given_url(tmp_path):
@@ -106,6 +106,9 @@ def test_unreadable_inputs_become_specific_errors(tmp_path):
     whole = gzip.compress(b"\n".join(lines[:6]) + b"\n")
     (tmp_path / "cut.jsonl.gz").write_bytes(whole[:-200])
     (tmp_path / "cut.json.gz").write_bytes(gzip.compress(lines[0])[:-30])
+    flipped = whole[:10] + b"\xff" * 4 + whole[14:]  # an invalid first deflate block: the codec's own error
+    (tmp_path / "flipped.jsonl.gz").write_bytes(flipped)
+    (tmp_path / "flipped.json.gz").write_bytes(flipped)
     (tmp_path / "deep.json").write_bytes(b"[" * 50_000 + b"]" * 50_000)
     (tmp_path / "mixed.json").write_text(json.dumps([json.loads(lines[0]), "x", None]))
 
@@ -114,9 +117,11 @@ def test_unreadable_inputs_become_specific_errors(tmp_path):
     good = [d for d in items if isinstance(d, RawDocument)]
     assert errors["cut.jsonl.gz"].startswith("truncated or corrupt gzip after line")
     assert errors["cut.json.gz"].startswith("truncated or corrupt gzip")
+    assert errors["flipped.jsonl.gz"].startswith("truncated or corrupt gzip after line")
+    assert errors["flipped.json.gz"].startswith("truncated or corrupt gzip")
     assert errors["deep.json"] == "invalid JSON: nested too deeply to read (RecursionError)"
     assert errors["mixed.json#1"] == "not a label: array element is str, not an object"
     assert errors["mixed.json#2"] == "not a label: array element is NoneType, not an object"
-    assert len(errors) == 5
+    assert len(errors) == 7
     assert [d.body for d in good if "cut.jsonl.gz" in d.url] == lines[: len([d for d in good if "cut.jsonl.gz" in d.url])]
     assert [d.url.rsplit("/", 1)[1] for d in good if "mixed" in d.url] == ["mixed.json#0"]
