@@ -24,16 +24,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
-from .normalize.contract import FRAMES
+from .normalize.contract import FRAMES, NormalizedBatch
 from .scrapers.files import FLAT_KIND, NOT_A_LABEL, document_kind, loads
 
 if TYPE_CHECKING:
-    from .normalize.magnesium import NormalizedBatch
     from .normalize.model import Label, LabelRecord
     from .scrapers.archive import ArchiveRecord
 
@@ -108,9 +106,9 @@ def parse_items(items: list[ParseItem]) -> ParsedSlice:
     return ParsedSlice(normalize_labels(labels), outcomes)
 
 
-def empty_batch() -> Any:
-    """A batch with nothing to load (what load_batch needs: the six frames), without the normaliser."""
-    return SimpleNamespace(**{name: pd.DataFrame() for name in FRAMES})
+def empty_batch() -> NormalizedBatch:
+    """A batch with nothing to load."""
+    return NormalizedBatch(**{name: pd.DataFrame() for name in FRAMES})
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -128,8 +126,6 @@ def merge(parts: list[ParsedSlice]) -> ParsedSlice:
     first label seen for it within a batch."""
     if len(parts) == 1:
         return parts[0]
-    from .normalize.magnesium import NormalizedBatch
-
     seen: set[tuple[str, str]] = set()
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in FRAMES}
     for part in parts:

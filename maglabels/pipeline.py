@@ -27,11 +27,12 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import orjson
 import pandas as pd
 
+from .normalize.contract import NormalizedBatch
 from .normalize.version import NORMALIZER_VERSION
 from .parsing import ParsedSlice, ParseItem, Parsers, item_of
 from .scrapers.archive import Archive, ArchiveRecord
@@ -79,7 +80,7 @@ class DocumentProblem:
 
 @dataclass
 class Chunk:
-    batch: Any  # NormalizedBatch, or empty_batch() when every document was skipped
+    batch: NormalizedBatch  # empty_batch() when every document was skipped
     records: list[ArchiveRecord]  # archive records of the chunk (raw_documents/raw_fetches rows)
     problems: list[DocumentProblem]  # documents lost (counted as errors)
     documents: int = 0  # documents read (including skipped and lost ones)

@@ -8,9 +8,10 @@ import pandas as pd
 
 from . import audit, contract
 from .compounds import by_key, find_compounds
+from .contract import NormalizedBatch
 from .flags import DoseBasis, Flag, Reason
 from .limits import MAX_DAILY_SERVINGS, MAX_ROW_DEPTH, MAX_SERVING_UNITS, SLACK_HIGH, SLACK_LOW
-from .magnesium import ROW_FIELDS, NormalizedBatch, _candidates, _interpret, _Outcome, row_values, version_id
+from .magnesium import ROW_FIELDS, _candidates, _interpret, _Outcome, row_values, version_id
 from .model import Label, LabelRecord, serving_text
 from .product_key import on_market, product_key
 from .rowtext import names_magnesium

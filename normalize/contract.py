@@ -3,8 +3,17 @@
 The normaliser builds its frames from these lists, the tests check frames against them, and the
 warehouse can import this module without importing any normaliser logic (it imports nothing
 but the standard library). Types are DuckDB type names, as in warehouse/sql/*.sql.
+
+``NormalizedBatch`` lives here, not with the interpreter, for the same reason: the ingest's main
+process unpickles the batches its parse workers send without importing the normaliser (pint).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 KEY: tuple[tuple[str, str], ...] = (("source", "VARCHAR"), ("source_id", "VARCHAR"), ("version_id", "VARCHAR"))
 
@@ -47,3 +56,19 @@ FRAMES: dict[str, tuple[tuple[str, str], ...]] = {
 def columns(frame: str) -> list[str]:
     """Column names of one frame, in order."""
     return [name for name, _ in FRAMES[frame]]
+
+
+@dataclass
+class NormalizedBatch:
+    """The six frames of normalised labels, columns as in ``FRAMES``."""
+
+    labels: pd.DataFrame
+    ingredient_rows: pd.DataFrame
+    magnesium_facts: pd.DataFrame
+    magnesium_labels: pd.DataFrame
+    label_flags: pd.DataFrame
+    quarantine: pd.DataFrame
+
+    def counts(self) -> dict[str, int]:
+        return {"labels": len(self.labels), "facts": len(self.magnesium_facts),
+                "magnesium_labels": len(self.magnesium_labels), "quarantined": len(self.quarantine)}

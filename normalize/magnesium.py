@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 import numpy as np
-import pandas as pd
 
 from . import audit
 from .compounds import CompoundMatch
@@ -30,21 +29,6 @@ from .limits import MAX_AMOUNT_MG, SLACK_HIGH, SLACK_LOW
 from .model import Label, LabelRow, ServingSize
 from .rowtext import IGNORED_KINDS, may_name_magnesium, read_row
 from .units import compound_to_elemental, to_milligrams
-
-
-@dataclass
-class NormalizedBatch:
-    labels: pd.DataFrame
-    ingredient_rows: pd.DataFrame
-    magnesium_facts: pd.DataFrame
-    magnesium_labels: pd.DataFrame
-    label_flags: pd.DataFrame
-    quarantine: pd.DataFrame
-
-    def counts(self) -> dict[str, int]:
-        return {"labels": len(self.labels), "facts": len(self.magnesium_facts),
-                "magnesium_labels": len(self.magnesium_labels), "quarantined": len(self.quarantine)}
-
 
 _VOLATILE = {"raw_sha256", "url", "price", "currency", "extra", "content_id"}  # where/when/at what price
 _KEPT = tuple(f.name for f in fields(Label) if f.name not in _VOLATILE)

@@ -1,7 +1,11 @@
 """The batch contract (normalize/contract.py) is the one definition of the NormalizedBatch frames:
 the normaliser's frames have exactly its columns, the warehouse tables have them with the same
-types, and the module imports nothing (the warehouse may import it without the normaliser)."""
+types, and the module imports nothing (the warehouse may import it without the normaliser, and
+the ingest's main process unpickles the parse workers' batches without it)."""
 import ast
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 from maglabels.normalize import contract
@@ -15,7 +19,19 @@ SOURCE = Path(contract.__file__).read_text(encoding="utf-8")
 
 def test_contract_imports_no_logic():
     imported = [n for n in ast.walk(ast.parse(SOURCE)) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    assert [getattr(n, "module", None) for n in imported] == ["__future__"]
+    assert {getattr(n, "module", None) for n in imported} <= {"__future__", "dataclasses", "typing", None}
+    assert [alias.name for n in imported if isinstance(n, ast.Import) for alias in n.names] == ["pandas"]  # typing only
+
+
+def test_a_batch_unpickles_without_the_normaliser(tmp_path):
+    batch = normalize_labels([dsld_label(i) for i in MAGNESIUM_IDS] + [flat_label("2880")])
+    (tmp_path / "batch.pickle").write_bytes(pickle.dumps(batch))
+    code = ("import pickle, sys; batch = pickle.load(open(sys.argv[1], 'rb')); "
+            "print(len(batch.magnesium_labels), sorted(m for m in sys.modules if m.startswith(('maglabels.', 'pint'))))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "batch.pickle")], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.split(" ", 1)
+    assert int(out[0]) == len(batch.magnesium_labels) > 0
+    assert ast.literal_eval(out[1]) == ["maglabels.normalize", "maglabels.normalize.contract"]  # no interpreter, no pint
 
 
 def test_normaliser_frames_follow_the_contract():

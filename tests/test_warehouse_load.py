@@ -5,7 +5,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 import pytest
-from maglabels.normalize.magnesium import NormalizedBatch
+from maglabels.normalize.contract import NormalizedBatch
 from maglabels.warehouse import load as load_mod
 
 from maglabels import warehouse

@@ -30,8 +30,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from maglabels.normalize import contract
+from maglabels.normalize.contract import NormalizedBatch
 from maglabels.normalize.flags import DoseBasis, Flag, Reason
-from maglabels.normalize.magnesium import NormalizedBatch
 
 from maglabels import warehouse
 
