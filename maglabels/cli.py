@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from . import loading, parsing, pipeline
+from . import launch, loading, pipeline
 from .warehouse import db as warehouse_db
 from .warehouse.report import range_report
 from .warehouse.runs import finish_run, start_run
@@ -30,7 +30,6 @@ DB_OPTION = click.option("--db", "db_path", type=click.Path(dir_okay=False, path
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_RATE_LIMITED, EXIT_LOCKED = 0, 1, 2, 3, 4, 5
-EARLY_WORKERS_BYTES = 1 << 20  # input files this large are read in more than one chunk: start the parse workers' server at once
 
 
 class Failure(click.ClickException):
@@ -276,11 +275,7 @@ def ingest(paths, url, db_path) -> None:
     """Load DSLD labels (v9 JSON files, flattened JSON Lines plain or .gz, JSON array shards;
     files or directories) or saved product pages. Streamed in chunks, loaded in one transaction;
     documents already loaded by the current normaliser version are skipped."""
-    if sum(p.stat().st_size for p in paths if p.is_file()) >= EARLY_WORKERS_BYTES:
-        from .settings import Settings
-
-        if Settings.load().parse_workers:
-            parsing.start_fork_server()  # ready by the time the first chunk is read
+    launch.start_workers_for(["ingest", *map(str, paths)])  # when `maglabels` has not already
     with _connect(db_path) as con:
         counts = _ingest(con, paths, url)
     _exit_for(counts)

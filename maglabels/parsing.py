@@ -8,9 +8,8 @@ of each document. The main process keeps everything with side effects: the archi
 check, the warehouse. The result is the same as parsing the chunk here (tested): the slices'
 frames are concatenated in order and a label repeated in a later slice loses, as within a batch.
 
-Workers start from a fork server that has imported the normaliser once (pint's registry alone
-takes ~1.5 s), never by forking this process: the loader and archive threads may hold locks. If a
-worker dies (killed, out of memory), its slice is parsed here and the rest of the run stays here.
+Workers start from a fork server that has imported the normaliser once (``parse_server``), never
+by forking this process: the loader and archive threads may hold locks. If a worker dies (killed, out of memory), its slice is parsed here and the rest of the run stays here.
 Like any multiprocessing code, a script that ingests through these functions needs the
 ``if __name__ == "__main__":`` guard (a worker's start re-imports the main module); the
 ``maglabels`` command and ``python -m maglabels`` are safe.
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
+from . import parse_server
 from .normalize.contract import FRAMES, NormalizedBatch
 from .scrapers.files import FLAT_KIND, NOT_A_LABEL, document_kind, loads
 
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIN_PARALLEL = 1000  # documents to parse below which a chunk stays in this process (a worker's start costs more)
-_NORMALISER = ["maglabels.normalize.batch", "maglabels.normalize.flat_dsld", "maglabels.normalize.dsld_label"]
 
 
 class ParseItem(NamedTuple):
@@ -151,25 +149,6 @@ def _warm() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """A fork server that has imported the normaliser where the platform has one; else spawn."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_NORMALISER)
-    return context
-
-
-def start_fork_server() -> None:
-    """Start the workers' fork server now (it imports the normaliser: ~1.3 s on another core), so
-    that it is ready when the first chunk is read: for commands that know their input is large."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        _context()
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-
-
 class Parsers:
     """Where chunks are parsed: ``workers`` processes (0: this process). Use as a context manager."""
 
@@ -191,7 +170,7 @@ class Parsers:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=_warm)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=parse_server.context(), initializer=_warm)
         return self._pool
 
     def submit(self, items: list[ParseItem]) -> Callable[[], ParsedSlice]:
