@@ -195,11 +195,13 @@ def _open_file(target_str: str, read_only: bool) -> duckdb.DuckDBPyConnection:
                     f"cannot open warehouse {p}: cannot create directory {p.parent} ({exc.strerror})"
                 ) from exc
         target_str = str(p)
-    # a new file in DuckDB's v1.3 storage format: its checkpoints compress strings in one pass (DICT_FSST):
-    # ~30 % less CPU than in the default v0.10.2 format at the ingest's checkpoints, the file 15 % smaller
-    # (docs/benchmarks.md, "Load"); readable by DuckDB >= 1.3 (this project pins 1.5). An existing file
-    # keeps the format it was created with.
-    config = {} if in_memory or read_only or Path(target_str).exists() else {"storage_compatibility_version": STORAGE_VERSION}
+    # a new file in DuckDB's v1.3 storage format, whose checkpoints store strings as DICT_FSST instead of
+    # FSST or dictionary segments: ~30 % less CPU at the ingest's checkpoints than in DuckDB's default
+    # (v0.10.2) format, the file 15 % smaller (docs/benchmarks.md, "Load"); DuckDB >= 1.3 reads it (this
+    # project pins 1.5). An existing file keeps the format it was created with.
+    config: dict[str, str | bool | int | float | list[str]] = {}
+    if not (in_memory or read_only or Path(target_str).exists()):
+        config["storage_compatibility_version"] = STORAGE_VERSION
     try:
         return duckdb.connect(target_str, read_only=read_only, config=config)
     except duckdb.Error as exc:
