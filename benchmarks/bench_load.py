@@ -1,6 +1,6 @@
 """The warehouse load alone: ``load_batch`` chunk by chunk against plain INSERTs of the same Arrow tables.
 
-    python benchmarks/bench_load.py [--labels N] [--chunk C] [--corpus PATH]
+    python benchmarks/bench_load.py [--labels N] [--chunk C] [--corpus PATH] [--threads T]
 
 1. Parse and normalise the first C (default 5,000) REAL labels of the shared corpus
    (``../shared/realdata/dsld/derived/ingredient_scanner_products.jsonl.gz``; the bundled flattened
@@ -9,8 +9,10 @@
    derived from k), so N labels (default 112,539, the shared corpus) give N / C distinct chunks.
 3. In a forked child (its own peak RSS): a NEW warehouse in a file ``write_session``; each chunk is
    ``load_batch`` (its own transaction, committed, as ``maglabels/loading.py`` does in a session),
-   then the derived tables' refresh and the publish. Per-statement DuckDB time is printed for the
-   first and last chunks, RSS after every chunk is kept.
+   then the derived tables' refresh and the publish. Per-statement DuckDB time (wall, and CPU of
+   the calling thread) is printed for the first and last chunks and summed over all chunks, RSS
+   after every chunk is kept. ``--threads 1`` is the ingest's loader (one DuckDB thread while the
+   parse workers run); then the calling thread's CPU is all of DuckDB's.
 4. In another child, the baseline: the same chunks converted to the same Arrow tables
    (``warehouse.arrow.frame_to_arrow``), plain ``INSERT INTO t SELECT * FROM arrow`` into tables
    without constraints, one transaction per chunk. Prints both totals and their ratio.
@@ -119,13 +121,15 @@ class Timed:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
         self.times: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)  # the calling thread's
 
     def _timed(self, label: str, fn, *args):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return fn(*args)
         finally:
             self.times[label] += time.perf_counter() - t0
+            self.cpu[label] += time.thread_time() - c0
 
     def execute(self, sql: str, *params):
         m = _STATEMENT_RE.match(sql)
@@ -139,10 +143,12 @@ class Timed:
         return getattr(self._con, name)
 
 
-def run_load(base: Chunk, chunks: int, db: Path) -> dict:
+def run_load(base: Chunk, chunks: int, db: Path, threads: int | None = None) -> dict:
     """load_batch per chunk into a new warehouse (a file write session); per-statement times."""
-    r: dict = {"chunk_s": [], "chunk_sql_s": [], "chunk_cpu_s": [], "rss": []}
+    r: dict = {"chunk_s": [], "chunk_sql_s": [], "chunk_cpu_s": [], "rss": [], "statements_cpu": defaultdict(float)}
     with write_session(db, lock_timeout=0) as con:
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
         run_id = start_run(con, "bench_load")
         for k in range(chunks):
             chunk = copy_of(base, k)
@@ -156,12 +162,17 @@ def run_load(base: Chunk, chunks: int, db: Path) -> dict:
             r["chunk_sql_s"].append(sum(timed.times.values()))
             r["rss"].append(_rss_mb())
             if k in (0, chunks - 1):
-                r[f"statements_{k}"] = dict(timed.times)
+                r[f"statements_{k}"] = {label: (s, timed.cpu[label]) for label, s in timed.times.items()}
+            for label, cpu in timed.cpu.items():
+                r["statements_cpu"][label] += cpu
         finish_run(con, run_id, "ok")
+        c0 = time.process_time()
         r["t_refresh"] = derived.refresh(con)
+        r["cpu_refresh"] = time.process_time() - c0
         r["rows"] = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in FRAMES}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
     r["t_publish"] = time.perf_counter() - t0  # CHECKPOINT, close, rename
+    r["cpu_publish"] = time.process_time() - c0
     r["db_mb"] = db.stat().st_size / 2**20
     r["peak"] = _peak_mb()
     return r
@@ -237,6 +248,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--labels", type=int, default=112_539)
     ap.add_argument("--chunk", type=int, default=5_000)
     ap.add_argument("--corpus", type=Path, default=SHARED or BUNDLED)
+    ap.add_argument("--threads", type=int, default=None, help="DuckDB threads of the load (default: DuckDB's)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     base = base_chunk(args.corpus, args.chunk)
@@ -247,14 +259,14 @@ def main(argv: list[str] | None = None) -> dict:
           f"{len(base.magnesium_labels):,} magnesium summaries each) = {chunks * per_chunk:,} labels; "
           f"parent RSS {_rss_mb():,.0f} MiB")
     with tempfile.TemporaryDirectory(prefix="bench_load_") as tmp:
-        load = in_child(run_load, base, chunks, Path(tmp, "load.duckdb"))
+        load = in_child(run_load, base, chunks, Path(tmp, "load.duckdb"), args.threads)
         plain = in_child(run_plain, base, chunks, Path(tmp, "plain.duckdb"), _columns(Path(tmp, "schema.duckdb")))
     for k in (0, chunks - 1):
         print(f"\nload_batch chunk {k + 1}: {load['chunk_s'][k]:.3f} s, of which DuckDB {load['chunk_sql_s'][k]:.3f} s; "
               f"plain INSERT {plain['chunk_sql_s'][k]:.3f} s")
-        for label, seconds in sorted(load[f"statements_{k}"].items(), key=lambda kv: -kv[1]):
+        for label, (seconds, cpu) in sorted(load[f"statements_{k}"].items(), key=lambda kv: -kv[1][0]):
             if seconds >= 0.001:
-                print(f"  {seconds:7.3f} s  {label}")
+                print(f"  {seconds:7.3f} s  {cpu:7.3f} s CPU  {label}")
     for name, r in (("load_batch", load), ("plain INSERT (baseline)", plain)):
         print(f"\n{name}: total {sum(r['chunk_s']):.2f} s (DuckDB {sum(r['chunk_sql_s']):.2f} s); "
               f"RSS after chunk 1 {r['rss'][0]:,.0f} MiB, after chunk {chunks} {r['rss'][-1]:,.0f} MiB, "
@@ -263,7 +275,13 @@ def main(argv: list[str] | None = None) -> dict:
         if r.get("chunk_cpu_s"):
             print(f"  CPU s per chunk (all threads), total {sum(r['chunk_cpu_s']):.2f}: "
                   + " ".join(f"{t:.2f}" for t in r["chunk_cpu_s"]))
-    print(f"load_batch then: derived refresh {load['t_refresh']:.2f} s, publish {load['t_publish']:.2f} s, "
+    print(f"\nCPU s of the calling thread per statement, all {chunks} chunks "
+          f"(total {sum(load['statements_cpu'].values()):.2f}):")
+    for label, cpu in sorted(load["statements_cpu"].items(), key=lambda kv: -kv[1]):
+        if cpu >= 0.01:
+            print(f"  {cpu:7.3f} s  {label}")
+    print(f"load_batch then: derived refresh {load['t_refresh']:.2f} s ({load['cpu_refresh']:.2f} s CPU), "
+          f"publish (CHECKPOINT, close, rename) {load['t_publish']:.2f} s ({load['cpu_publish']:.2f} s CPU), "
           f"file {load['db_mb']:,.0f} MiB; rows {load['rows']}")
     load["ratio_total"] = sum(load["chunk_s"]) / sum(plain["chunk_s"])
     load["ratio_sql"] = sum(load["chunk_sql_s"]) / sum(plain["chunk_sql_s"])

@@ -66,6 +66,33 @@ def test_schema_created(con, db_path):
     assert cols["forms"] == "VARCHAR[]" and cols["flags"] == "VARCHAR[]"
 
 
+def _storage_version(path) -> str:
+    c = duckdb.connect(str(path), read_only=True)
+    try:
+        return c.execute("SELECT tags['storage_version'] FROM duckdb_databases() "
+                         "WHERE database_name = current_database()").fetchone()[0]
+    finally:
+        c.close()
+
+
+def test_a_new_file_has_the_newer_storage_format_an_old_one_keeps_its_own(tmp_path):
+    # the newer format's checkpoints cost less CPU (docs/benchmarks.md, "Load"); a file made by
+    # an older maglabels (DuckDB's default format) is opened and written as it is
+    new = tmp_path / "new.duckdb"
+    with db.write_session(new) as con:
+        warehouse.load_batch(con, make_batch(real_specs()), run_id=warehouse.start_run(con, "new"))
+    assert _storage_version(new) == db.STORAGE_VERSION + "+"
+    old = tmp_path / "old.duckdb"
+    duckdb.connect(str(old)).close()
+    with db.write_session(old) as con:
+        warehouse.load_batch(con, make_batch(real_specs()), run_id=warehouse.start_run(con, "old"))
+    assert _storage_version(old) != db.STORAGE_VERSION + "+"
+    for path in (new, old):
+        c = warehouse.connect(path, read_only=True)
+        assert c.execute("SELECT count(*) FROM labels").fetchone() == (len(real_specs()),)
+        c.close()
+
+
 def test_migrations_idempotent(db_path):
     c1 = warehouse.connect(db_path)
     first = c1.execute("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY 1").fetchall()

@@ -486,3 +486,55 @@ class SimpleBatch:
     def __init__(self, **frames: pd.DataFrame) -> None:
         for name in CONTENT:
             setattr(self, name, frames.get(name, pd.DataFrame()))
+
+
+class Recorder:
+    """The connection, with the text of every statement ``load_batch`` executes kept."""
+
+    def __init__(self, con) -> None:
+        self._con, self.sql = con, []
+
+    def execute(self, sql, *args):
+        self.sql.append(" ".join(sql.split()))
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def test_new_labels_with_unique_keys_are_plain_inserts(con):
+    # the ingest's case (every label new, keys unique): no per-key window over the rows, no
+    # look-up filter, and the history is only inserted (the general path scanned label_versions
+    # with three UPDATEs per chunk)
+    rec = Recorder(con)
+    stats = warehouse.load_batch(rec, _real_batch(), run_id=warehouse.start_run(con, "new"),
+                                 documents_df=archive_records([label_49495(), label_246811()]))
+    content = [s for s in rec.sql if s.startswith("INSERT INTO") and s.split()[2].strip('"') in CONTENT]
+    assert len(content) == sum(1 for t in CONTENT if len(getattr(_real_batch(), t)))
+    assert not [s for s in content if "row_number" in s or "EXISTS" in s]
+    assert not [s for s in rec.sql if s.startswith("INSERT") and "row_number" in s]  # history, fetches too
+    assert not [s for s in rec.sql if s.startswith("UPDATE")]
+    assert (stats.new_versions, stats.changed_versions, stats.unchanged_versions) == (2, 0, 0)
+    assert stats.inserted == {t: len(getattr(_real_batch(), t)) for t in CONTENT}
+    # the general path, on the same labels again: a stored version's rows are filtered out
+    rec.sql.clear()
+    again = warehouse.load_batch(rec, _real_batch(), run_id=warehouse.start_run(con, "again"))
+    assert [s for s in rec.sql if s.startswith("UPDATE label_versions")]
+    assert all(n == 0 for n in again.inserted.values()) and again.unchanged_versions == 2
+
+
+def test_a_repeated_key_among_new_labels_keeps_its_first_row(con):
+    # keys repeat in one table only, with other content: the first row of the frame wins
+    batch = _real_batch()
+    first = batch.ingredient_rows.iloc[[0]]
+    batch.ingredient_rows = pd.concat([batch.ingredient_rows, first.assign(name="a later copy")], ignore_index=True)
+    stats = warehouse.load_batch(con, batch, run_id=warehouse.start_run(con, "repeat"))
+    assert stats.inserted["ingredient_rows"] == len(batch.ingredient_rows) - 1
+    key = first[list(load_mod.CONTENT_TABLES["ingredient_rows"].key)].iloc[0].tolist()
+    names = con.execute("SELECT name FROM ingredient_rows WHERE source = ? AND source_id = ? AND version_id = ? "
+                        "AND row_id = ?", key).fetchall()
+    assert names == [(first["name"].iloc[0],)]
+    # and a repeated fetch record is stored once
+    docs = pd.concat([archive_records([label_220884()])] * 2)
+    assert warehouse.load_batch(con, make_batch([label_220884()]), run_id=warehouse.start_run(con, "docs"),
+                                documents_df=docs).fetches == 1
