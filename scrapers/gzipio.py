@@ -1,6 +1,6 @@
 """gzip, through ISA-L (python-isal) when it is installed: the same format (any gzip reader reads
 what it writes, and it reads any gzip), at about 3.5x zlib's speed to compress at level 1 and 2.5x
-to decompress (docs/benchmarks.md "Compression"). An ingest compresses every archived body and
+to decompress (docs/benchmarks.md, "Compression"). An ingest compresses every archived body and
 gunzips its input, so this is a few CPU seconds of a corpus ingest. Without isal (a platform with
 no wheel), the standard library's zlib and gzip do the same, slower."""
 from __future__ import annotations

@@ -44,7 +44,7 @@ def test_ingest_dirs_and_files_with_broken_ones(tmp_path):
     assert reasons["other.json"].startswith("not a DSLD label")
     assert reasons["bulk.json#2"].startswith("not a DSLD label")
     assert reasons["missing.json"] == "not found"
-    assert len(errors) == 7
+    assert len(errors) == 5
 
 
 def test_ingest_html_canonical_or_given_url(tmp_path):
