@@ -53,6 +53,9 @@ def test_worker_processes_give_what_this_process_gives(items):
     with Parsers(2, min_parallel=1) as parsers:
         assert_same(parsers.submit(items)(), here)
         assert parsers.workers == 2  # no worker died: the pool did the work
+        spill = Path(parsers._spill_dir.name)
+        assert list(spill.iterdir()) == []  # each slice's file and its result's were deleted once read
+    assert not spill.exists()
     kinds = [kind for kind, _ in here.outcomes]
     assert kinds.count("label-flat") == len(LINES) and kinds.count("label") == len(list(BUNDLED_DSLD_LABELS.glob("*.json")))
     problems = [reason for _, reason in here.outcomes if reason]
@@ -82,8 +85,12 @@ class _KillsTheWorker:
 def test_a_worker_that_dies_costs_nothing_the_run_goes_on_here(items, caplog):
     doomed = [*items[:40], item(LINES[41], 41, data=_KillsTheWorker()), *items[42:80]]
     with Parsers(2, min_parallel=1) as parsers:
-        result = parsers.submit(doomed)()
+        pending = parsers.submit(doomed)
+        spill = Path(parsers._spill_dir.name)
+        assert len(list(spill.iterdir())) <= 2  # the slices' files, until the workers read them
+        result = pending()
         assert parsers.workers == 0  # the rest of the run parses in this process
+        assert not spill.exists()  # with what the dead worker left unread
         again = parsers.submit(items[:80])()
     assert "a parse worker died" in caplog.text
     here = parse_items(items[:80])
