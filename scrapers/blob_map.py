@@ -111,7 +111,7 @@ class BlobMap:
 
     def get(self, digest: bytes) -> bytes | None:
         found = self._recent.get(digest)  # the dict before the arrays: see the module docstring
-        if found is not None:
+        if found is not None or len(digest) != DIGEST:
             return found
         merged = self._sorted
         head = _HEAD(digest)[0]
@@ -127,7 +127,7 @@ class BlobMap:
         return None
 
     def __contains__(self, digest: object) -> bool:
-        return isinstance(digest, bytes) and len(digest) == DIGEST and self.get(digest) is not None
+        return isinstance(digest, bytes) and self.get(digest) is not None
 
     def add(self, digest: bytes, location: bytes) -> None:
         """Map ``digest`` to ``location`` unless it is mapped already (then the first location stays)."""

@@ -65,6 +65,7 @@ def test_digests_sharing_their_first_8_bytes(small_merges):
         mapping.add(d, location(n))
         mapping.add(digest(n + 1), location(n + 1000))
     assert [mapping.get(d) for d in twins] == [location(n) for n in range(100)]
+    assert mapping.get(b"") is None and mapping.get(head) is None and mapping.get(digest(1)[:31]) is None
     assert mapping.get(head + b"\0" * 24) is None and mapping.get(b"\0" * 32) is None and mapping.get(b"\xff" * 32) is None
 
 
