@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_ingest.py --limit 5000 --sizes 5000,10000   # a quick look
     .venv/bin/python benchmarks/bench_ingest.py --one-transaction --replicated-only --sizes 50000,200000  # as on DuckLake
     .venv/bin/python benchmarks/bench_ingest.py --formats 10000   # archive formats (warcio optional)
+    .venv/bin/python benchmarks/bench_ingest.py --replicated-only --sizes 400000 --memory-trace 8  # where memory is
 
 Phases (each ingest in a forked child, so its peak RSS is its own; the parent only times):
 1. baseline: gunzip + json.loads of every line (in this process);
@@ -116,6 +117,67 @@ def in_child(fn, *args) -> tuple[float, float, str, float, float]:
     return seconds, result["peak"], result["message"], tree_peak, sum(cpu.values())
 
 
+def _pymalloc_mib() -> int:
+    """MiB of arenas Python's small-object allocator holds (sys._debugmallocstats writes to fd 2)."""
+    with tempfile.TemporaryFile() as tmp:
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        for line in tmp.read().decode(errors="replace").splitlines():
+            if "bytes/arena" in line:  # "N arenas * S bytes/arena = T"
+                return int(line.split("=")[1].replace(",", "")) >> 20
+    return -1
+
+
+def trace_memory(loading, every: int) -> None:
+    """After every ``every``-th chunk is loaded, print what the ingest's main process holds: RSS
+    (anonymous part), glibc's heap (all arenas, and how much of it is free), Python's small-object
+    arenas, DuckDB's buffer manager (duckdb_memory(), queried on the loader's connection between two
+    loads) and the archive's sha256 -> location map (entries, bytes)."""
+    import ctypes
+
+    from maglabels import pipeline
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                         "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+        mallinfo2.restype = Mallinfo2
+    except AttributeError:  # not glibc >= 2.33
+        mallinfo2 = None
+    original, count = loading._load_chunk, itertools.count(1)
+
+    def traced(con, chunk, run_id):
+        result = original(con, chunk, run_id)
+        n = next(count)
+        if n % every:
+            return result
+        status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+        mib = {k: int(status[k].split()[0]) // 1024 for k in ("VmRSS", "RssAnon")}
+        heap, heap_mib = "", 0
+        if mallinfo2 is not None:
+            info = mallinfo2()
+            heap_mib = (info.arena + info.hblkhd) >> 20
+            heap = f"glibc heap {heap_mib} MiB ({info.fordblks >> 20} free), "
+        duck = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()[0] >> 20
+        where = pipeline.open_archive()._locations()
+        python, map_mib = _pymalloc_mib(), where.nbytes() >> 20
+        rest = mib["RssAnon"] - heap_mib - python - map_mib  # DuckDB's own allocator (jemalloc), stacks
+        print(f"    chunk {n}: RSS {mib['VmRSS']} MiB ({mib['RssAnon']} anonymous), {heap}Python objects "
+              f"{python} MiB, archive map {len(where):,} bodies in {map_mib} MiB; the rest {rest} MiB "
+              f"(DuckDB's allocator: {duck} MiB in its buffers)", file=sys.__stdout__, flush=True)
+        return result
+
+    loading._load_chunk = traced
+
+
 def run_ingest(data_dir: Path, path: Path) -> str:
     """`maglabels ingest PATH` with a given data dir, in this process; returns the summary line."""
     import io
@@ -128,6 +190,8 @@ def run_ingest(data_dir: Path, path: Path) -> str:
 
     if os.environ.get("BENCH_ONE_TRANSACTION") == "1":
         loading.per_chunk_commits = lambda con: False  # type: ignore[assignment]
+    if os.environ.get("BENCH_MEMORY_TRACE"):
+        trace_memory(loading, int(os.environ["BENCH_MEMORY_TRACE"]))
 
     err = io.StringIO()
     with redirect_stderr(err):
@@ -225,7 +289,11 @@ def main() -> None:
     parser.add_argument("--one-transaction", action="store_true",
                         help="load all chunks in one transaction (as on DuckLake) instead of a commit per chunk")
     parser.add_argument("--replicated-only", action="store_true", help="skip the baseline and corpus phases")
+    parser.add_argument("--memory-trace", type=int, default=0, metavar="N",
+                        help="print what the ingest's main process holds after every N-th chunk")
     args = parser.parse_args()
+    if args.memory_trace:
+        os.environ["BENCH_MEMORY_TRACE"] = str(args.memory_trace)
     if args.one_transaction:
         os.environ["BENCH_ONE_TRANSACTION"] = "1"
         print("all chunks in one transaction")

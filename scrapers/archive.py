@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import IO
 
 from .archive_index import _RECORD_FIELDS, ArchiveRecord, _headers_and_json, _iso_utc, _scrub_url
+from .blob_map import BlobMap
 from .gzipio import ERRORS as GZIP_ERRORS
 from .gzipio import compress_member, decompress_member
 
@@ -66,9 +67,8 @@ SEGMENTS_DIR = "segments"
 SEGMENT_MAX_BYTES = 1 << 30  # rotate segments at 1 GiB: easy to copy, few files
 _BLOB = struct.Struct(">32sIQIII")  # sha256, segment no., member offset, member length, body offset, size
 _LOCATION = struct.Struct(">IQIII")  # the location part of a blob record, as the in-memory map keeps it
-# The map sha256 -> location holds every body of the archive: its value is the record's 24 packed
-# bytes (57 B as a bytes object) rather than a tuple of five ints (~200 B), so a million bodies cost
-# ~0.15 GB less.
+# The map sha256 -> location holds every body of the archive: a BlobMap (sorted arrays, ~56 B a
+# body) rather than a dict of bytes (~174 B a body: 70 MiB at 400,000 bodies, for the whole run).
 BLOCK_BYTES = 128 * 1024  # small bodies are packed into members of about this size (uncompressed)
 Location = tuple[int, int, int, int, int]  # segment, member offset, member length, body offset, body size
 _FLUSH_EVERY = 1000  # in bulk(): index lines held before they go to the writer (with the open block)
@@ -114,7 +114,7 @@ class Archive:
         self._secrets = tuple(s for s in secrets if s)
         self._level = level
         self._lock = threading.RLock()
-        self._where: dict[bytes, bytes] | None = None  # sha256 digest -> _LOCATION packed
+        self._where: BlobMap | None = None  # sha256 digest -> _LOCATION packed
         # Bodies not on disk yet, served by get(): the open block, then (bulk) those handed to the
         # writer. A body moves block -> _queued -> _where, each time added before it is removed, so
         # looking in that order never misses it.
@@ -218,19 +218,19 @@ class Archive:
                                     f"were dropped: {self._writer_error!r}") from self._writer_error
 
     # -- locations
-    def _locations(self) -> dict[bytes, bytes]:
+    def _locations(self) -> BlobMap:
         if self._where is None:
             with self._lock:
                 if self._where is None:
                     self._where = _read_blobs(self.blobs_path)
         return self._where
 
-    def _reload_locations(self) -> dict[bytes, bytes]:
-        """Re-read blobs.idx (another process or Archive on this root may have added bodies)."""
+    def _reload_locations(self) -> BlobMap:
+        """Re-read blobs.idx (another process or Archive on this root may have added bodies); the
+        locations this Archive knows win, as before."""
         with self._lock:
             self.flush()
-            fresh = _read_blobs(self.blobs_path)
-            fresh.update(self._locations())
+            fresh = _read_blobs(self.blobs_path, known=self._locations())
             self._where = fresh
         return fresh
 
@@ -288,7 +288,7 @@ class Archive:
             _append_bytes(self.blobs_path, b"".join(d + loc for d, loc in located), record=_BLOB.size)
             where = self._locations()
             for digest, loc in located:
-                where[digest] = loc
+                where.add(digest, loc)
                 self._queued.pop(digest, None)  # after where: see __init__
         if lines:
             _append_bytes(self.index_path, b"".join(lines))
@@ -470,18 +470,16 @@ def _append_bytes(path: Path, data: bytes, record: int = 0) -> None:
         fh.flush()
 
 
-def _read_blobs(path: Path) -> dict[bytes, bytes]:
-    where: dict[bytes, bytes] = {}
-    if not path.exists():
-        return where
-    data = path.read_bytes()
+def _read_blobs(path: Path, known: BlobMap | None = None) -> BlobMap:
+    """blobs.idx as a map (a body recorded twice, e.g. by two processes, keeps its first location),
+    after the entries of ``known`` (which win)."""
+    data = path.read_bytes() if path.exists() else b""
     whole = len(data) - len(data) % _BLOB.size
     if whole != len(data):
         log.warning("%s: skipping a torn last record (%d bytes)", path, len(data) - whole)
-    size = _BLOB.size
-    for start in range(0, whole, size):
-        where.setdefault(data[start:start + 32], data[start + 32:start + size])
-    return where
+    if known is not None and len(known):
+        return BlobMap.from_records(known.records() + memoryview(data)[:whole], _BLOB.size)
+    return BlobMap.from_records(memoryview(data)[:whole], _BLOB.size)
 
 
 def migrate_per_file_archive(archive: Archive) -> int:

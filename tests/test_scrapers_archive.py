@@ -178,6 +178,14 @@ def test_empty_archive(tmp_path):
     assert archive.records() == [] and archive.latest("dsld", "label") == []
 
 
+@pytest.mark.parametrize("sha", ["ab", "", "00" * 31, "00" * 33, "xyz"])
+def test_get_of_a_malformed_hash_is_not_found(tmp_path, sha):
+    archive = Archive(tmp_path)
+    archive.put("u", 200, {}, b"body", source="s", kind="k")
+    with pytest.raises(FileNotFoundError):
+        archive.get(sha)
+
+
 def _write_per_file_archive(root: Path, bodies: list[bytes]) -> list[str]:
     """An archive exactly as the one-gzip-file-per-body code wrote it (blob files + index lines with path)."""
     root.mkdir(parents=True)
