@@ -185,6 +185,9 @@ def run_ingest(data_dir: Path, path: Path) -> str:
 
     os.environ["MAGLABELS_DATA_DIR"] = str(data_dir)
     os.environ.pop("MAGLABELS_DB", None)
+    from maglabels import launch
+
+    launch.start_workers_for(["ingest", str(path)])  # as the `maglabels` entry point does, before the CLI's imports
     from maglabels import loading
     from maglabels.cli import cli
 
