@@ -54,7 +54,8 @@ def _anonymous(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if not size:
         return np.zeros(shape, dtype)
-    return np.frombuffer(mmap.mmap(-1, size), dtype).reshape(shape)
+    private = {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS} if hasattr(mmap, "MAP_ANONYMOUS") else {}
+    return np.frombuffer(mmap.mmap(-1, size, **private), dtype).reshape(shape)  # private: not shared on fork
 
 
 def _publishable(heads: np.ndarray, tails: np.ndarray, locations: np.ndarray) -> _Sorted:
