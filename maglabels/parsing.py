@@ -9,7 +9,9 @@ check, the warehouse. The result is the same as parsing the chunk here (tested):
 frames are concatenated in order and a label repeated in a later slice loses, as within a batch.
 
 Workers start from a fork server that has imported the normaliser once (``parse_server``), never
-by forking this process: the loader and archive threads may hold locks. If a worker dies (killed, out of memory), its slice is parsed here and the rest of the run stays here.
+by forking this process: the loader and archive threads may hold locks. Slices and results travel
+as files in a private temp dir (``_parse_file``). If a worker dies (killed, out of memory), its
+slice is parsed here and the rest of the run stays here.
 Like any multiprocessing code, a script that ingests through these functions needs the
 ``if __name__ == "__main__":`` guard (a worker's start re-imports the main module); the
 ``maglabels`` command and ``python -m maglabels`` are safe.

@@ -76,7 +76,7 @@ __all__ = [
 
 @runtime_checkable
 class BatchLike(Protocol):
-    """Anything shaped like ``normalize.magnesium.NormalizedBatch``: one pandas DataFrame per frame
+    """Anything shaped like ``normalize.contract.NormalizedBatch``: one pandas DataFrame per frame
     of the batch contract (``normalize/contract.py``, which lists their columns and types)."""
 
     labels: pd.DataFrame
