@@ -83,10 +83,6 @@ class ArchiveWriteError(RuntimeError):
     """The writer thread of bulk() failed (the cause is chained); puts it had not written were dropped."""
 
 
-def _gzip_member(body: bytes, level: int) -> bytes:
-    return compress_member(body, level)
-
-
 class _Block:
     """Small bodies waiting to be packed into one member."""
 
@@ -271,7 +267,7 @@ class Archive:
         Archive on the same root) appends too."""
         if bodies:
             if member is None:
-                member = _gzip_member(b"".join(b for _, b in bodies), self._level)
+                member = compress_member(b"".join(b for _, b in bodies), self._level)
             seg = self._open_segment(len(member))
             fd = seg.fileno()
             _lock_file(fd)
@@ -355,7 +351,7 @@ class Archive:
         where = self._locations()
         # large bodies get a member of their own, compressed here outside the lock (bulk: by the writer)
         big = len(body) >= BLOCK_BYTES and self._jobs is None and digest not in where
-        member = _gzip_member(body, self._level) if big else None
+        member = compress_member(body, self._level) if big else None
         headers_dict, headers_json = _headers_and_json(headers, self._secrets, len(body))
         record = ArchiveRecord(
             sha256=digest.hex(), url=_scrub_url(url, self._secrets), status=status, headers=headers_dict,

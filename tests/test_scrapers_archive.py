@@ -295,13 +295,13 @@ def test_index_line_is_exactly_json_dumps_of_the_record(url, source, status, hea
 def gated_writer(monkeypatch):
     """Hold the writer thread before it compresses a member until the yielded event is set (at the
     latest on leaving, so a failing test never leaves bulk() waiting for it)."""
-    gate, compress = threading.Event(), archive_module._gzip_member
+    gate, compress = threading.Event(), archive_module.compress_member
 
     def gated(body: bytes, level: int) -> bytes:
         assert gate.wait(timeout=30), "the test never opened the gate"
         return compress(body, level)
 
-    monkeypatch.setattr(archive_module, "_gzip_member", gated)
+    monkeypatch.setattr(archive_module, "compress_member", gated)
     try:
         yield gate
     finally:
@@ -356,7 +356,7 @@ def test_writer_error_surfaces_in_the_caller(tmp_path, monkeypatch, caplog):
     def disk_full(body: bytes, level: int) -> bytes:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(archive_module, "_gzip_member", disk_full)
+    monkeypatch.setattr(archive_module, "compress_member", disk_full)
     with caplog.at_level(logging.ERROR), pytest.raises(ArchiveWriteError) as raised, archive.bulk():
         records = [archive.put(f"u{i}", None, {}, b, source="dsld", kind="label") for i, b in enumerate(bodies)]
         with pytest.raises(ArchiveWriteError) as first:
