@@ -187,7 +187,7 @@ def run_ingest(data_dir: Path, path: Path) -> str:
     os.environ.pop("MAGLABELS_DB", None)
     from maglabels import launch
 
-    launch.start_workers_for(["ingest", str(path)])  # as the `maglabels` entry point does, before the CLI's imports
+    launch.start_workers_for([path])  # as the `maglabels` entry point does, before the CLI's imports
     from maglabels import loading
     from maglabels.cli import cli
 

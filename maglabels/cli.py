@@ -275,7 +275,7 @@ def ingest(paths, url, db_path) -> None:
     """Load DSLD labels (v9 JSON files, flattened JSON Lines plain or .gz, JSON array shards;
     files or directories) or saved product pages. Streamed in chunks, loaded in one transaction;
     documents already loaded by the current normaliser version are skipped."""
-    launch.start_workers_for(["ingest", *map(str, paths)])  # when `maglabels` has not already
+    launch.start_workers_for(paths)  # when the `maglabels` entry point has not already
     with _connect(db_path) as con:
         counts = _ingest(con, paths, url)
     _exit_for(counts)

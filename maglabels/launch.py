@@ -9,26 +9,30 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 
 EARLY_WORKERS_BYTES = 1 << 20  # input files this large are read in more than one chunk
 
 
-def large_ingest(args: list[str]) -> bool:
-    """``args`` look like ``ingest`` with an input file of EARLY_WORKERS_BYTES or more."""
-    if "ingest" not in args:
-        return False
-    for arg in args[args.index("ingest") + 1:]:
+def ingest_paths(args: list[str]) -> list[str]:
+    """What follows ``ingest`` in the command's arguments (a peek: click parses them)."""
+    return args[args.index("ingest") + 1:] if "ingest" in args else []
+
+
+def large_input(paths: Iterable[str | os.PathLike]) -> bool:
+    """One of ``paths`` is a file of EARLY_WORKERS_BYTES or more."""
+    for path in paths:
         try:
-            if os.path.isfile(arg) and os.path.getsize(arg) >= EARLY_WORKERS_BYTES:
+            if os.path.isfile(path) and os.path.getsize(path) >= EARLY_WORKERS_BYTES:
                 return True
         except OSError:
             continue
     return False
 
 
-def start_workers_for(args: list[str]) -> None:
-    """Start the parse workers' server when ``args`` are a large ingest and workers are wanted."""
-    if not large_ingest(args):
+def start_workers_for(paths: Iterable[str | os.PathLike]) -> None:
+    """Start the parse workers' server when ``paths`` (an ingest's input) are large and workers are wanted."""
+    if not large_input(paths):
         return
     from .settings import Settings, SettingsError
 
@@ -42,7 +46,7 @@ def start_workers_for(args: list[str]) -> None:
 
 
 def main() -> None:
-    start_workers_for(sys.argv[1:])
+    start_workers_for(ingest_paths(sys.argv[1:]))
     from .cli import main as cli_main
 
     cli_main()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from maglabels.launch import EARLY_WORKERS_BYTES, large_ingest
+from maglabels.launch import EARLY_WORKERS_BYTES, ingest_paths, large_input
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "scrapers" / "bundled" / "dsld" / "ingredient_scanner_magnesium_products.jsonl.gz"  # 5.8 MB, real
@@ -17,7 +17,7 @@ SMALL = ROOT / "tests" / "fixtures" / "dsld_flat" / "products.jsonl"  # 30 real 
 PROBE = """
 import os, sys
 from maglabels import launch
-launch.start_workers_for(sys.argv[1:])
+launch.start_workers_for(launch.ingest_paths(sys.argv[1:]))
 from multiprocessing import forkserver
 pid = forkserver._forkserver._forkserver_pid
 alive = pid is not None and os.waitpid(pid, os.WNOHANG) == (0, 0)
@@ -38,7 +38,7 @@ def test_the_fixtures_are_on_either_side_of_the_threshold():
     (["ingest", "/no/such/file.jsonl.gz"], False),
 ])
 def test_large_ingest_is_recognised_from_the_arguments(args, large):
-    assert large_ingest(args) is large
+    assert large_input(ingest_paths(args)) is large
 
 
 def probe(args: list[str], workers: str) -> list[str]:
