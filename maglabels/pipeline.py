@@ -50,7 +50,6 @@ Document: TypeAlias = RawDocument | ArchiveRecord | IngestError
 KnownFn: TypeAlias = Callable[[list[str]], set[str]]
 
 _ARCHIVES: dict[Path, Archive] = {}
-DOCUMENT_COLUMNS = ["sha256", "url", "status", "headers", "fetched_at", "source", "kind", "size"]
 
 
 def data_dir() -> Path:
@@ -239,7 +238,7 @@ def documents_frame(records: list[ArchiveRecord]) -> pd.DataFrame:
         "status": pd.array([r.status for r in records], dtype="Int64"),
         "headers": [headers_json(r.headers) for r in records], "fetched_at": [r.fetched_at for r in records],
         "source": [r.source for r in records], "kind": [r.kind for r in records],
-        "size": [r.size for r in records]}, columns=DOCUMENT_COLUMNS)
+        "size": [r.size for r in records]})
 
 
 def latest_documents(archive: Archive) -> list[ArchiveRecord]:
